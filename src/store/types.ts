@@ -28,6 +28,18 @@ export interface StoredJob {
 
 export type StoreHealthListener = (healthy: boolean, error?: Error) => void;
 
+/** Counters for metrics and tests; they only grow. */
+export interface StoreStats {
+  /** Write transactions committed (group commit: one per batch of adds and removes). */
+  readonly flushes: number;
+  /** Write transactions that failed or timed out (their callers were rejected). */
+  readonly failedFlushes: number;
+  /** Jobs whose add was committed. */
+  readonly jobsAdded: number;
+  /** Keys whose remove was committed. */
+  readonly jobsRemoved: number;
+}
+
 export interface JobStore {
   /** Short name for logs and metrics: 'memory', 'sqlite', 'postgres', 'redis'. */
   readonly name: string;
@@ -44,4 +56,6 @@ export interface JobStore {
   close(): Promise<void>;
   /** Told when the backend becomes unreachable or recovers, so the server can log and refuse early. */
   onHealthChange?(listener: StoreHealthListener): void;
+  /** Live counters (the object is updated in place). */
+  readonly stats?: StoreStats;
 }

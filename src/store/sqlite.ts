@@ -1,0 +1,177 @@
+/**
+ * SQLite store: one file, WAL journal, group commit (one transaction per batch).
+ *
+ * Durability of an acknowledged add (an add resolves only after its COMMIT returned):
+ * - synchronous=NORMAL (default): in WAL mode a commit is in the OS page cache when COMMIT
+ *   returns, so it survives the process crashing or being killed (kill -9), but a power loss
+ *   or kernel crash may lose the last commits. Fast: no fsync per commit.
+ * - synchronous=FULL: the WAL is fsynced at every commit, so commits also survive power loss.
+ * - synchronous=EXTRA: FULL plus a directory sync, for the paranoid.
+ *
+ * Schema version 1 (a meta table holds it, spec 7 B10 fixes are built in): rows are keyed by
+ * the engine's job key, never by (unique, function), so empty and '-' uniques never collide;
+ * every text column that holds client bytes is a BLOB; empty data is a zero-length BLOB, never
+ * NULL; the reducer is kept; `seq` (AUTOINCREMENT, never reused) gives the replay order.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
+import { StoreError, StoreErrorCode, unavailable } from './errors.js';
+import { bytesOf, checkReplayedJob, checkTableName, integerOf, textOf } from './validate.js';
+import type { Priority, StoredJob } from './types.js';
+
+export const SqliteSynchronous = { NORMAL: 'NORMAL', FULL: 'FULL', EXTRA: 'EXTRA' } as const;
+export type SqliteSynchronous = (typeof SqliteSynchronous)[keyof typeof SqliteSynchronous];
+
+export const SQLITE_SCHEMA_VERSION = 1;
+
+export interface SqliteStoreOptions extends BatchedStoreOptions {
+  file: string;
+  /** gearmand's --libsqlite3-table; ours holds a different schema, so the default differs. */
+  table?: string;
+  synchronous?: SqliteSynchronous;
+}
+
+interface Statements {
+  upsert: Database.Statement;
+  remove: Database.Statement;
+  writeBatch: Database.Transaction<(adds: StoredJob[], removes: string[]) => void>;
+}
+
+export class SqliteStore extends BatchedStore {
+  readonly name = 'sqlite';
+  readonly file: string;
+  readonly table: string;
+  readonly synchronous: SqliteSynchronous;
+  private db?: Database.Database;
+  private statements?: Statements;
+
+  constructor(options: SqliteStoreOptions) {
+    super(options);
+    this.file = options.file;
+    this.table = checkTableName(this.name, options.table ?? 'gearport_queue');
+    this.synchronous = options.synchronous ?? SqliteSynchronous.NORMAL;
+    if (!Object.values(SqliteSynchronous).includes(this.synchronous)) {
+      throw new StoreError(StoreErrorCode.INVALID, this.name, `synchronous must be NORMAL, FULL or EXTRA, not ${String(this.synchronous)}`);
+    }
+  }
+
+  /** The open connection, for tests that need to reach under the store (e.g. to fill the disk). */
+  get database(): Database.Database | undefined {
+    return this.db;
+  }
+
+  protected async openBackend(): Promise<StoredJob[]> {
+    const db = this.connect();
+    this.db = db;
+    const jobs = `"${this.table}"`;
+    const meta = `"${this.table}_meta"`;
+    db.transaction(() => this.checkOrCreateSchema(db, jobs, meta)).immediate();
+    const upsert = db.prepare(
+      `INSERT INTO ${jobs} (job_key, function_name, unique_key, data, priority, when_to_run, reducer) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (job_key) DO UPDATE SET function_name = excluded.function_name, unique_key = excluded.unique_key,
+         data = excluded.data, priority = excluded.priority, when_to_run = excluded.when_to_run, reducer = excluded.reducer`,
+    );
+    const remove = db.prepare(`DELETE FROM ${jobs} WHERE job_key = ?`);
+    const writeBatch = db.transaction((adds: StoredJob[], removes: string[]) => {
+      for (const job of adds) {
+        upsert.run(job.key, bytesOf(job.functionName), bytesOf(job.unique), job.data, job.priority, job.when, bytesOf(job.reducer));
+      }
+      for (const key of removes) remove.run(key);
+    });
+    this.statements = { upsert, remove, writeBatch };
+    return this.replay(db, jobs);
+  }
+
+  protected async writeBatch(adds: StoredJob[], removes: string[]): Promise<void> {
+    const statements = this.statements;
+    if (!statements) throw new StoreError(StoreErrorCode.CLOSED, this.name, 'the database is closed');
+    try {
+      // Synchronous and short: with WAL + NORMAL a commit is a write() to the WAL, no fsync.
+      statements.writeBatch.immediate(adds, removes);
+    } catch (error) {
+      throw unavailable(this.name, `cannot write to ${this.file}`, error);
+    }
+  }
+
+  protected async closeBackend(): Promise<void> {
+    this.statements = undefined;
+    const db = this.db;
+    this.db = undefined;
+    if (db?.open) db.close();
+  }
+
+  private connect(): Database.Database {
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      const db = new Database(this.file, { timeout: this.base.timeoutMs });
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${this.synchronous}`);
+      return db;
+    } catch (error) {
+      throw unavailable(this.name, `cannot open ${this.file}`, error);
+    }
+  }
+
+  private checkOrCreateSchema(db: Database.Database, jobs: string, meta: string): void {
+    const exists = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)`).pluck().all(this.table, `${this.table}_meta`);
+    if (exists.includes(`${this.table}_meta`)) {
+      const stored = db.prepare(`SELECT value FROM ${meta} WHERE name = 'schema_version'`).pluck().get();
+      this.checkVersion(stored);
+      if (!exists.includes(this.table)) {
+        throw new StoreError(StoreErrorCode.CORRUPT, this.name, `${this.file}: table ${this.table}_meta exists but table ${this.table} is missing`);
+      }
+      return;
+    }
+    if (exists.includes(this.table)) {
+      throw new StoreError(
+        StoreErrorCode.SCHEMA_UNSUPPORTED,
+        this.name,
+        `${this.file}: table ${this.table} exists but has no ${this.table}_meta schema version (a gearmand queue table?); choose another table name`,
+      );
+    }
+    db.exec(`CREATE TABLE ${meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    db.exec(`CREATE TABLE ${jobs} (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_key TEXT NOT NULL UNIQUE,
+      function_name BLOB NOT NULL,
+      unique_key BLOB NOT NULL,
+      data BLOB NOT NULL,
+      priority INTEGER NOT NULL,
+      when_to_run INTEGER NOT NULL,
+      reducer BLOB NOT NULL)`);
+    db.prepare(`INSERT INTO ${meta} (name, value) VALUES ('schema_version', ?)`).run(String(SQLITE_SCHEMA_VERSION));
+  }
+
+  private checkVersion(stored: unknown): void {
+    const version = integerOf(stored);
+    if (!Number.isSafeInteger(version) || version < 1) {
+      throw new StoreError(StoreErrorCode.CORRUPT, this.name, `${this.file}: schema version ${JSON.stringify(stored)} in ${this.table}_meta is not a version number`);
+    }
+    if (version > SQLITE_SCHEMA_VERSION) {
+      throw new StoreError(
+        StoreErrorCode.SCHEMA_UNSUPPORTED,
+        this.name,
+        `${this.file}: table ${this.table} has schema version ${version}, newer than this Gearport understands (${SQLITE_SCHEMA_VERSION}); upgrade Gearport`,
+      );
+    }
+  }
+
+  private replay(db: Database.Database, jobs: string): StoredJob[] {
+    const rows = db
+      .prepare(`SELECT seq, job_key, function_name, unique_key, data, priority, when_to_run, reducer FROM ${jobs} ORDER BY seq`)
+      .all() as Array<Record<string, unknown>>;
+    return rows.map((row) =>
+      checkReplayedJob(this.name, `${this.file}: row seq=${String(row.seq)} of ${this.table}`, {
+        key: typeof row.job_key === 'string' ? row.job_key : undefined,
+        functionName: Buffer.isBuffer(row.function_name) ? textOf(row.function_name) : undefined,
+        unique: Buffer.isBuffer(row.unique_key) ? textOf(row.unique_key) : undefined,
+        data: Buffer.isBuffer(row.data) ? row.data : undefined,
+        priority: integerOf(row.priority) as Priority,
+        when: integerOf(row.when_to_run),
+        reducer: Buffer.isBuffer(row.reducer) ? textOf(row.reducer) : undefined,
+      }),
+    );
+  }
+}

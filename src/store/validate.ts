@@ -1,0 +1,62 @@
+/**
+ * Checks shared by every backend: what may be stored (on add) and what a stored row must look
+ * like to be replayed (on open). Replay refuses bad rows instead of skipping them: silently
+ * dropping a background job is worse than refusing to start (gearmand aborts too, spec 4.2).
+ */
+import { StoreError, StoreErrorCode } from './errors.js';
+import { Priority, type StoredJob } from './types.js';
+
+/** Engine-assigned keys: printable ASCII so every backend can index them as text. */
+const KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+/** Table names are spliced into SQL, so only plain identifiers (gearmand 1.1 had an injection, spec 4.3). */
+const TABLE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,50}$/;
+/** gearmand: GEARMAN_MAX_UNIQUE_SIZE is 64 bytes. */
+export const MAX_UNIQUE_BYTES = 64;
+
+const PRIORITIES: readonly number[] = [Priority.HIGH, Priority.NORMAL, Priority.LOW];
+
+export function checkTableName(store: string, table: string): string {
+  if (!TABLE_PATTERN.test(table)) {
+    throw new StoreError(StoreErrorCode.INVALID, store, `table name ${JSON.stringify(table)} must match ${TABLE_PATTERN}`);
+  }
+  return table;
+}
+
+/** Describe what is wrong with a job, or return undefined when it can be stored. */
+export function jobProblem(job: Partial<StoredJob>): string | undefined {
+  if (typeof job.key !== 'string' || !KEY_PATTERN.test(job.key)) return `key ${JSON.stringify(job.key)} must be 1-128 printable ASCII characters`;
+  if (typeof job.functionName !== 'string' || job.functionName.length === 0) return 'function name is missing or empty';
+  if (typeof job.unique !== 'string' || job.unique.length > MAX_UNIQUE_BYTES) return `unique is missing or longer than ${MAX_UNIQUE_BYTES} bytes`;
+  if (!Buffer.isBuffer(job.data)) return 'data is missing or not bytes';
+  if (typeof job.priority !== 'number' || !PRIORITIES.includes(job.priority)) return `priority ${String(job.priority)} is not 0, 1 or 2`;
+  if (typeof job.when !== 'number' || !Number.isSafeInteger(job.when) || job.when < 0) return `when ${String(job.when)} is not a non-negative integer`;
+  if (typeof job.reducer !== 'string') return 'reducer is missing';
+  return undefined;
+}
+
+export function checkJob(store: string, job: StoredJob): void {
+  const problem = jobProblem(job);
+  if (problem !== undefined) throw new StoreError(StoreErrorCode.INVALID, store, `cannot store job: ${problem}`);
+}
+
+/** Refuse to replay a row that is not a valid job. `where` names the row for the operator. */
+export function checkReplayedJob(store: string, where: string, job: Partial<StoredJob>): StoredJob {
+  const problem = jobProblem(job);
+  if (problem !== undefined) {
+    throw new StoreError(StoreErrorCode.CORRUPT, store, `${where} is corrupt (${problem}); fix or delete it, then start again`);
+  }
+  return job as StoredJob;
+}
+
+/** Latin1 strings hold raw bytes (see StoredJob); these convert without loss. */
+export const bytesOf = (text: string): Buffer => Buffer.from(text, 'latin1');
+export const textOf = (bytes: Buffer): string => bytes.toString('latin1');
+
+/** Parse a stored integer (number, bigint or decimal string); NaN when it is not one. */
+export function integerOf(value: unknown): number {
+  if (typeof value === 'number') return Number.isInteger(value) ? value : NaN;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string' && /^-?\d{1,16}$/.test(value)) return Number(value);
+  if (Buffer.isBuffer(value) && /^-?\d{1,16}$/.test(value.toString('latin1'))) return Number(value.toString('latin1'));
+  return NaN;
+}
