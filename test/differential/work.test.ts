@@ -1,0 +1,297 @@
+/**
+ * Differential: worker wake-ups, result forwarding, exceptions, requeue and retries
+ * (gearman-spec 1.4, 1.6, 1.8), asserted byte for byte on gearmand and Gearport.
+ */
+import assert from 'node:assert/strict';
+import { differential, T } from './harness.js';
+
+differential('work', (scenario) => {
+  scenario('PRE_SLEEP: immediate NOOP when work exists; otherwise one NOOP per sleeper between grabs', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'queued']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const w1 = await t.worker('worker1', 'f');
+    t.send(w1, T.PRE_SLEEP);
+    await t.expect(w1, 'NOOP');
+    t.send(w1, T.GRAB_JOB);
+    await t.expect(w1, 'JOB_ASSIGN <H1>\0f\0queued');
+    // No work now: both workers sleep silently.
+    t.send(w1, T.PRE_SLEEP);
+    const w2 = await t.worker('worker2', 'f');
+    t.send(w2, T.PRE_SLEEP);
+    await t.expectNothing(w1);
+    await t.expectNothing(w2);
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'a']);
+    await t.expect(c, 'JOB_CREATED <H2>');
+    await t.expect(w1, 'NOOP');
+    await t.expect(w2, 'NOOP');
+    // A second job before anyone grabs: no second NOOP (spec 7 group A item 4).
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'b']);
+    await t.expect(c, 'JOB_CREATED <H3>');
+    await t.expectNothing(w1, 'after the second job');
+    await t.expectNothing(w2, 'after the second job');
+    t.send(w1, T.GRAB_JOB);
+    await t.expect(w1, 'JOB_ASSIGN <H2>\0f\0a');
+    t.send(w1, T.GRAB_JOB);
+    await t.expect(w1, 'JOB_ASSIGN <H3>\0f\0b');
+    t.send(w1, T.GRAB_JOB);
+    await t.expect(w1, 'NO_JOB');
+    // w1 grabbed, so it may be woken again; w2 never grabbed, so it is not.
+    t.send(w1, T.PRE_SLEEP);
+    await t.expectNothing(w1);
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'c']);
+    await t.expect(c, 'JOB_CREATED <H4>');
+    await t.expect(w1, 'NOOP');
+    await t.expectNothing(w2, 'a sleeper that already has its NOOP');
+    // A worker that never sent PRE_SLEEP is never woken; one for another function neither.
+    const w3 = await t.worker('worker3', 'f');
+    const w4 = await t.worker('worker4', 'other');
+    t.send(w4, T.PRE_SLEEP);
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'd']);
+    await t.expect(c, 'JOB_CREATED <H5>');
+    await t.expectNothing(w3);
+    await t.expectNothing(w4);
+  });
+
+  scenario('WORK_DATA/WARNING/STATUS/COMPLETE are forwarded to every attached client; GET_STATUS follows', async (t) => {
+    const c1 = await t.peer('client1');
+    const c2 = await t.peer('client2');
+    const bg = await t.peer('background-client');
+    t.send(c1, T.SUBMIT_JOB, ['f', 'job', 'payload']);
+    await t.expect(c1, 'JOB_CREATED <H1>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0payload');
+    t.send(w, T.WORK_DATA, ['<H1>', 'early']);
+    await t.expect(c1, 'WORK_DATA <H1>\0early');
+    // A client attaching while the job runs gets only later packets (spec 1.5 step 6).
+    t.send(c2, T.SUBMIT_JOB, ['f', 'job', 'ignored']);
+    await t.expect(c2, 'JOB_CREATED <H1>');
+    t.send(bg, T.SUBMIT_JOB_BG, ['f', 'job', 'ignored']);
+    await t.expect(bg, 'JOB_CREATED <H1>');
+    t.send(w, T.WORK_DATA, ['<H1>', 'bin\0ary']);
+    t.send(w, T.WORK_WARNING, ['<H1>', 'careful']);
+    t.send(w, T.WORK_STATUS, ['<H1>', '1', '3']);
+    for (const c of [c1, c2]) {
+      await t.expect(c, 'WORK_DATA <H1>\0bin\0ary');
+      await t.expect(c, 'WORK_WARNING <H1>\0careful');
+      await t.expect(c, 'WORK_STATUS <H1>\x001\x003');
+    }
+    t.send(bg, T.GET_STATUS, ['<H1>']);
+    await t.expect(bg, 'STATUS_RES <H1>\x001\x001\x001\x003');
+    t.send(bg, T.GET_STATUS_UNIQUE, ['job']);
+    await t.expect(bg, 'STATUS_RES_UNIQUE job\x001\x001\x001\x003\x002');
+    t.send(w, T.WORK_STATUS, ['<H1>', '2', '3']);
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'result\0bytes']);
+    for (const c of [c1, c2]) {
+      await t.expect(c, 'WORK_STATUS <H1>\x002\x003');
+      await t.expect(c, 'WORK_COMPLETE <H1>\0result\0bytes');
+    }
+    await t.expectNothing(bg, 'background submitters are not attached');
+    // Finished: unknown to status queries and to further work packets.
+    t.send(bg, T.GET_STATUS, ['<H1>']);
+    await t.expect(bg, 'STATUS_RES <H1>\x000\x000\x000\x000');
+    t.send(bg, T.GET_STATUS_UNIQUE, ['job']);
+    await t.expect(bg, 'STATUS_RES_UNIQUE job\x000\x000\x000\x000\x000');
+    t.send(w, T.WORK_DATA, ['<H1>', 'late']);
+    await t.expect(w, 'ERROR JOB_NOT_FOUND\0Job does not exist on server');
+    assert.equal(await t.listing('status\r\n', ['f\t']), 'f\t0\t0\t1\n.\n');
+  });
+
+  scenario('GET_STATUS of a queued job, and of an unknown handle', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'q', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.GET_STATUS, ['<H1>']);
+    await t.expect(c, 'STATUS_RES <H1>\x001\x000\x000\x000');
+    t.send(c, T.GET_STATUS_UNIQUE, ['q']);
+    await t.expect(c, 'STATUS_RES_UNIQUE q\x001\x000\x000\x000\x000');
+    t.send(c, T.GET_STATUS, ['H:nohost:999']);
+    await t.expect(c, 'STATUS_RES H:nohost:999\x000\x000\x000\x000');
+  });
+
+  scenario('WORK_FAIL is forwarded as sent; WORK_EXCEPTION goes as WORK_FAIL (handle + NUL) to clients without the option', async (t) => {
+    const plain = await t.peer('plain-client');
+    const opted = await t.peer('exceptions-client');
+    t.send(opted, T.OPTION_REQ, ['exceptions']);
+    await t.expect(opted, 'OPTION_RES exceptions');
+    t.send(plain, T.SUBMIT_JOB, ['f', 'e', 'x']);
+    await t.expect(plain, 'JOB_CREATED <H1>');
+    t.send(opted, T.SUBMIT_JOB, ['f', 'e', 'x']);
+    await t.expect(opted, 'JOB_CREATED <H1>');
+    t.send(plain, T.SUBMIT_JOB, ['f', 'fails', 'y']);
+    await t.expect(plain, 'JOB_CREATED <H2>');
+    t.send(opted, T.SUBMIT_JOB, ['f', 'fails', 'y']);
+    await t.expect(opted, 'JOB_CREATED <H2>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H2>\0f\0y');
+    t.send(w, T.WORK_EXCEPTION, ['<H1>', 'boom\0bytes']);
+    // gearman-spec 1.6: the converted WORK_FAIL carries the handle plus its NUL terminator.
+    await t.expect(plain, 'WORK_FAIL <H1>\0');
+    await t.expect(opted, 'WORK_EXCEPTION <H1>\0boom\0bytes');
+    t.send(w, T.WORK_FAIL, ['<H2>']);
+    await t.expect(plain, 'WORK_FAIL <H2>');
+    await t.expect(opted, 'WORK_FAIL <H2>');
+    t.send(w, T.WORK_EXCEPTION, ['<H1>', 'again']);
+    await t.expect(w, 'ERROR JOB_NOT_FOUND\0An exception was received for a job that does not exist');
+    t.send(w, T.WORK_FAIL, ['<H2>']);
+    await t.expect(w, 'ERROR JOB_NOT_FOUND\0Job given in work result not found');
+  });
+
+  scenario('--exceptions: every connection gets WORK_EXCEPTION without asking', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w, T.WORK_EXCEPTION, ['<H1>', 'boom']);
+    await t.expect(c, 'WORK_EXCEPTION <H1>\0boom');
+  }, { args: ['--exceptions'] });
+
+  scenario('work packets for unknown handles, or from a connection not holding the job: JOB_NOT_FOUND', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const holder = await t.worker('holder', 'f');
+    t.send(holder, T.GRAB_JOB);
+    await t.expect(holder, 'JOB_ASSIGN <H1>\0f\0x');
+    const other = await t.worker('other', 'f');
+    for (const handle of ['H:nohost:999', '<H1>']) {
+      t.send(other, T.WORK_DATA, [handle, 'd']);
+      await t.expect(other, 'ERROR JOB_NOT_FOUND\0Job does not exist on server');
+      t.send(other, T.WORK_WARNING, [handle, 'd']);
+      await t.expect(other, 'ERROR JOB_NOT_FOUND\0Job does not exist on server');
+      t.send(other, T.WORK_STATUS, [handle, '1', '2']);
+      await t.expect(other, 'ERROR JOB_NOT_FOUND\0Job given in work result not found');
+      t.send(other, T.WORK_COMPLETE, [handle, 'd']);
+      await t.expect(other, 'ERROR JOB_NOT_FOUND\0Job given in work result not found');
+      t.send(other, T.WORK_FAIL, [handle]);
+      await t.expect(other, 'ERROR JOB_NOT_FOUND\0Job given in work result not found');
+      t.send(other, T.WORK_EXCEPTION, [handle, 'd']);
+      await t.expect(other, 'ERROR JOB_NOT_FOUND\0An exception was received for a job that does not exist');
+    }
+    t.send(other, T.WORK_FAIL, ['H:' + 'x'.repeat(70)]);
+    await t.expect(other, 'ERROR ARGUMENT_TOO_LARGE\0Error occurred due to GEARMAND_JOB_HANDLE_SIZE being too small from snprintf');
+    // Nothing reached the client, and the holder can still finish the job.
+    await t.expectNothing(c);
+    t.send(holder, T.WORK_COMPLETE, ['<H1>', 'ok']);
+    await t.expect(c, 'WORK_COMPLETE <H1>\0ok');
+  });
+
+  scenario('CANT_DO and RESET_ABILITIES requeue the running job; status reset', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w, T.WORK_STATUS, ['<H1>', '5', '10']);
+    await t.expect(c, 'WORK_STATUS <H1>\x005\x0010');
+    t.send(w, T.CANT_DO, ['f']);
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'NO_JOB');
+    // Requeued, not failed: clients are told nothing, numerator and denominator reset (spec 1.8).
+    t.send(c, T.GET_STATUS, ['<H1>']);
+    await t.expect(c, 'STATUS_RES <H1>\x001\x000\x000\x000');
+    assert.equal(await t.listing('show jobs\r\n'), '<H1>\t1\t0\t0\n.\n');
+    t.send(w, T.CAN_DO, ['f']);
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w, T.RESET_ABILITIES);
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'NO_JOB');
+    assert.equal(await t.listing('show jobs\r\n'), '<H1>\t2\t0\t0\n.\n');
+    await t.expectNothing(c);
+    // The old holder can no longer report on it.
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'stale']);
+    await t.expect(w, 'ERROR JOB_NOT_FOUND\0Job given in work result not found');
+    const w2 = await t.worker('worker2', 'f');
+    t.send(w2, T.GRAB_JOB);
+    await t.expect(w2, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w2, T.WORK_COMPLETE, ['<H1>', 'done']);
+    await t.expect(c, 'WORK_COMPLETE <H1>\0done');
+  });
+
+  scenario('worker disconnect mid-job requeues it silently and wakes a sleeper; retries unlimited by default', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const dying = await t.worker(`dying${attempt}`, 'f');
+      t.send(dying, T.GRAB_JOB);
+      await t.expect(dying, 'JOB_ASSIGN <H1>\0f\0x');
+      t.send(dying, T.WORK_STATUS, ['<H1>', '1', '2']);
+      await t.expect(c, 'WORK_STATUS <H1>\x001\x002');
+      const sleeper = await t.worker(`sleeper${attempt}`, 'f');
+      t.send(sleeper, T.PRE_SLEEP);
+      await t.expectNothing(sleeper);
+      await dying.close();
+      await t.expect(sleeper, 'NOOP'); // the requeue wakes sleepers (spec 1.8)
+      await sleeper.close();
+      assert.equal(await t.listing('show jobs\r\n'), `<H1>\t${attempt}\t0\t0\n.\n`);
+    }
+    t.send(c, T.GET_STATUS, ['<H1>']);
+    await t.expect(c, 'STATUS_RES <H1>\x001\x000\x000\x000');
+    const w = await t.worker('survivor', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'finally']);
+    await t.expect(c, 'WORK_COMPLETE <H1>\0finally');
+  });
+
+  scenario('-j 2: the second requeue drops the job with WORK_FAIL (handle, no NUL)', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const dying1 = await t.worker('dying1', 'f');
+    t.send(dying1, T.GRAB_JOB);
+    await t.expect(dying1, 'JOB_ASSIGN <H1>\0f\0x');
+    const sleeper = await t.worker('sleeper', 'f');
+    t.send(sleeper, T.PRE_SLEEP);
+    await t.expectNothing(sleeper);
+    await dying1.close();
+    await t.expect(sleeper, 'NOOP');
+    assert.equal(await t.listing('show jobs\r\n'), '<H1>\t1\t0\t0\n.\n');
+    const dying2 = await t.worker('dying2', 'f');
+    t.send(dying2, T.GRAB_JOB);
+    await t.expect(dying2, 'JOB_ASSIGN <H1>\0f\0x');
+    await dying2.close();
+    await t.expect(c, 'WORK_FAIL <H1>');
+    assert.equal(await t.listing('show jobs\r\n'), '.\n');
+    t.send(c, T.GET_STATUS, ['<H1>']);
+    await t.expect(c, 'STATUS_RES <H1>\x000\x000\x000\x000');
+    assert.equal(await t.listing('status\r\n', ['f\t']), 'f\t0\t0\t1\n.\n');
+  }, { args: ['-j', '2'] });
+
+  scenario('SET_CLIENT_ID and registrations appear in workers; every connection is listed', async (t) => {
+    const w = await t.worker('worker', 'alpha', 'beta');
+    t.send(w, T.SET_CLIENT_ID, ['worker-one']);
+    const c = await t.peer('client');
+    t.send(c, T.SET_CLIENT_ID, ['client-one']);
+    const anon = await t.worker('anonymous', 'gamma');
+    await t.expectNothing(w);
+    await t.expectNothing(c);
+    await t.expectNothing(anon);
+    // Newest registration first (spec 2.2); the admin connection itself is listed too.
+    assert.equal(
+      await t.listing('workers\r\n'),
+      '<fd> 127.0.0.1 - :\n<fd> 127.0.0.1 - : gamma\n<fd> 127.0.0.1 client-one :\n<fd> 127.0.0.1 worker-one : beta alpha\n.\n',
+    );
+    assert.equal(await t.listing('status\r\n'), 'alpha\t0\t0\t1\nbeta\t0\t0\t1\ngamma\t0\t0\t1\n.\n');
+  });
+
+  scenario('repeated CAN_DO for one function', async (t) => {
+    const w = await t.worker('worker', 'f', 'f');
+    await t.expectNothing(w);
+    // gearman-spec 7 group B item 4: gearmand counts duplicate registrations.
+    assert.equal(await t.listing('workers\r\n', ['<fd> 127.0.0.1 - : f']), t.per({ gearmand: '<fd> 127.0.0.1 - : f f\n.\n', gearport: '<fd> 127.0.0.1 - : f f\n.\n' }));
+    assert.equal(await t.listing('status\r\n', ['f\t']), t.per({ gearmand: 'f\t0\t0\t2\n.\n', gearport: 'f\t0\t0\t2\n.\n' }));
+    t.send(w, T.CANT_DO, ['f']); // removes every registration of the name
+    await t.expectNothing(w);
+    assert.equal(await t.listing('status\r\n', ['f\t']), 'f\t0\t0\t0\n.\n');
+  });
+});
