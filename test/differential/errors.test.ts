@@ -1,0 +1,95 @@
+/**
+ * Differential: ERROR replies and the small request/response commands (gearman-spec 1.1, 1.7,
+ * 1.11): every case keeps the connection open, which each scenario checks with an ECHO.
+ */
+import { differential, T } from './harness.js';
+import { packetLayouts } from '../../src/protocol/index.js';
+
+/** Response-only types (spec 1.2 "(REQ → ERROR)"), plus the unused 5, ALL_YOURS and SUBMIT_JOB_SCHED. */
+const NOT_EXPECTED_AS_REQUEST = [5, 6, 8, 10, 11, 17, 19, 20, 24, 27, 31, 35, 40, 42] as const;
+
+/** A well-formed payload for `type`: one field per argument, data last (so no peer stalls). */
+function wellFormedFields(type: number): string[] {
+  const layout = packetLayouts[type]!;
+  const count = layout.argc + (layout.data ? 1 : 0);
+  return Array.from({ length: count }, (_, i) => `a${i}`);
+}
+
+differential('errors and simple commands', (scenario) => {
+  scenario('response types, unused type 5, ALL_YOURS and SUBMIT_JOB_SCHED as requests: INVALID_COMMAND', async (t) => {
+    const p = await t.peer('peer');
+    for (const type of NOT_EXPECTED_AS_REQUEST) {
+      t.send(p, type, wellFormedFields(type));
+      await t.expect(p, 'ERROR INVALID_COMMAND\0Command not expected');
+    }
+    // SUBMIT_JOB_SCHED creates no job.
+    t.send(p, T.SUBMIT_JOB_SCHED, ['f', 'u', '1', '2', '3', '4', '5', 'data']);
+    await t.expect(p, 'ERROR INVALID_COMMAND\0Command not expected');
+    t.send(p, T.ECHO_REQ, ['alive']);
+    await t.expect(p, 'ECHO_RES alive');
+  });
+
+  scenario('a well-formed packet with \\0RES magic: INVALID_MAGIC, connection stays open', async (t) => {
+    const p = await t.peer('peer');
+    const echoAsResponse = Buffer.from([0x00, 0x52, 0x45, 0x53, 0, 0, 0, T.ECHO_REQ, 0, 0, 0, 2, 0x68, 0x69]);
+    p.sendRaw(echoAsResponse);
+    await t.expect(p, 'ERROR INVALID_MAGIC\0Request magic expected');
+    const submitAsResponse = Buffer.concat([Buffer.from([0x00, 0x52, 0x45, 0x53, 0, 0, 0, T.SUBMIT_JOB_BG, 0, 0, 0, 5]), Buffer.from('f\0u\0d')]);
+    p.sendRaw(submitAsResponse);
+    await t.expect(p, 'ERROR INVALID_MAGIC\0Request magic expected');
+    t.send(p, T.ECHO_REQ, ['alive']);
+    await t.expect(p, 'ECHO_RES alive');
+    // The rejected submit created no job.
+    t.send(p, T.GET_STATUS_UNIQUE, ['u']);
+    await t.expect(p, 'STATUS_RES_UNIQUE u\x000\x000\x000\x000\x000');
+  });
+
+  scenario('ECHO_REQ returns the same bytes, NULs and empty payload included', async (t) => {
+    const p = await t.peer('peer');
+    for (const payload of ['hello', 'with\0nul\0bytes', '', '\xff\x00\x01'.repeat(1000)]) {
+      t.send(p, T.ECHO_REQ, [payload]);
+      await t.expect(p, payload === '' ? 'ECHO_RES' : `ECHO_RES ${payload}`);
+    }
+  });
+
+  scenario('OPTION_REQ: exceptions (any case) echoes the payload; anything else UNKNOWN_OPTION', async (t) => {
+    const p = await t.peer('peer');
+    t.send(p, T.OPTION_REQ, ['exceptions']);
+    await t.expect(p, 'OPTION_RES exceptions');
+    t.send(p, T.OPTION_REQ, ['EXCEPTIONS']);
+    await t.expect(p, 'OPTION_RES EXCEPTIONS');
+    for (const option of ['foo', 'exception', 'exceptions2', '']) {
+      t.send(p, T.OPTION_REQ, [option]);
+      await t.expect(p, 'ERROR UNKNOWN_OPTION\0Server does not recognize given option');
+    }
+    t.send(p, T.ECHO_REQ, ['alive']);
+    await t.expect(p, 'ECHO_RES alive');
+  });
+
+  scenario('GET_STATUS_UNIQUE finds a job of any function; unknown unique answers zeros', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f1', 'uniq', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.SUBMIT_JOB, ['f2', 'uniq', 'x']); // same unique, other function: second job
+    await t.expect(c, 'JOB_CREATED <H2>');
+    const observer = await t.peer('observer');
+    t.send(observer, T.GET_STATUS_UNIQUE, ['uniq']);
+    // Layout: unique, known, running, numerator, denominator, client count (spec 1.7).
+    await t.expect(observer, 'STATUS_RES_UNIQUE uniq\x001\x000\x000\x000\x001');
+    t.send(observer, T.GET_STATUS_UNIQUE, ['nope']);
+    await t.expect(observer, 'STATUS_RES_UNIQUE nope\x000\x000\x000\x000\x000');
+    t.send(observer, T.GET_STATUS_UNIQUE, ['']);
+    await t.expect(observer, 'STATUS_RES_UNIQUE \x000\x000\x000\x000\x000');
+  });
+
+  scenario('binary packets and admin text lines mix on one connection, answered in order', async (t) => {
+    const p = await t.peer('peer');
+    t.send(p, T.ECHO_REQ, ['one']);
+    p.sendRaw('version\r\n');
+    t.send(p, T.ECHO_REQ, ['two']);
+    await t.expect(p, 'ECHO_RES one');
+    const version = await p.next();
+    if (version.kind !== 'text' || !/^OK \S+$/.test(version.fields[0]!)) throw new Error(`${t.kind}: version line ${JSON.stringify(version.fields[0])}`);
+    await t.expect(p, 'ECHO_RES two');
+  });
+});
