@@ -1,0 +1,193 @@
+/**
+ * Differential: the admin text protocol, exact reply bytes including the mixed `\n` / `\r\n`
+ * line endings (gearman-spec 2.2, group A item 8). Handles, fds, pids and versions normalized.
+ */
+import assert from 'node:assert/strict';
+import { differential, T } from './harness.js';
+
+differential('admin text protocol', (scenario) => {
+  scenario('status: total (queued + running), running, workers per function', async (t) => {
+    const c = await t.peer('client');
+    for (const [i, data] of ['a', 'b', 'c'].entries()) {
+      t.send(c, T.SUBMIT_JOB_BG, ['f', '', data]);
+      await t.expect(c, `JOB_CREATED <H${i + 1}>`);
+    }
+    const w = await t.worker('worker', 'f', 'g');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0a');
+    await t.worker('idle', 'f');
+    assert.equal(await t.listing('status\r\n'), 'f\t3\t1\t2\ng\t0\t0\t1\n.\n');
+    // Command words ignore case; LF alone ends a line too.
+    assert.equal(await t.listing('STATUS\n'), 'f\t3\t1\t2\ng\t0\t0\t1\n.\n');
+  });
+
+  scenario('prioritystatus: queued per priority, then workers', async (t) => {
+    const c = await t.peer('client');
+    const submits = [T.SUBMIT_JOB_HIGH_BG, T.SUBMIT_JOB_BG, T.SUBMIT_JOB_BG, T.SUBMIT_JOB_LOW_BG, T.SUBMIT_JOB_LOW_BG, T.SUBMIT_JOB_LOW_BG];
+    for (const [i, type] of submits.entries()) {
+      t.send(c, type, ['f', '', String(i)]);
+      await t.expect(c, `JOB_CREATED <H${i + 1}>`);
+    }
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB); // running jobs are not counted
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\x000');
+    assert.equal(await t.listing('prioritystatus\r\n'), 'f\t0\t2\t3\t1\n.\n');
+  });
+
+  scenario('show jobs and show unique jobs', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'bg-unique', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.SUBMIT_JOB, ['f', 'fg-unique', 'x']);
+    await t.expect(c, 'JOB_CREATED <H2>');
+    t.send(c, T.SUBMIT_JOB, ['f', '-', 'workload']);
+    await t.expect(c, 'JOB_CREATED <H3>');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H4>');
+    // handle, retries, ignore, persisted: gearmand marks background jobs persisted even with
+    // no queue plugin configured.
+    assert.equal(await t.listing('show jobs\r\n'), '<H1>\t0\t0\t1\n<H2>\t0\t0\t0\n<H3>\t0\t0\t0\n<H4>\t0\t0\t0\n.\n');
+    assert.equal(await t.listing('show unique jobs\r\n'), '\n-\nbg-unique\nfg-unique\n.\n');
+    assert.equal(await t.listing('SHOW JOBS\r\n'), '<H1>\t0\t0\t1\n<H2>\t0\t0\t0\n<H3>\t0\t0\t0\n<H4>\t0\t0\t0\n.\n');
+    assert.equal(await t.admin('show\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshow\r\n');
+    assert.equal(await t.admin('show foo\r\n', 'line'), 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n');
+    assert.equal(await t.admin('show unique foo\r\n', 'line'), 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n');
+    // A client that disconnects leaves its queued foreground jobs flagged ignore (spec 1.8).
+    await c.close();
+    const observer = await t.newAdmin();
+    let listing = '';
+    // No event tells when the server has processed the close: poll, bounded to ~2 s.
+    for (let i = 0; i < 100; i++) {
+      listing = t.names.normalize(await observer.command('show jobs\r\n', 'listing'));
+      if (!listing.includes('\t0\t0\t0')) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal([...listing.split('\n')].sort().join('\n'), ['', '.', '<H1>\t0\t0\t1', '<H2>\t0\t1\t0', '<H3>\t0\t1\t0', '<H4>\t0\t1\t0'].join('\n'));
+  });
+
+  scenario('cancel job: WORK_FAIL to attached clients, OK; unknown and malformed forms', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'y']);
+    await t.expect(c, 'JOB_CREATED <H2>');
+    assert.equal(await t.admin(`cancel job ${t.names.handleOf('<H1>')}\r\n`, 'line'), 'OK\r\n');
+    await t.expect(c, 'WORK_FAIL <H1>');
+    // The cancelled job is discarded when selected: the worker gets the next one.
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H2>\0f\0y');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'NO_JOB');
+    assert.equal(await t.admin('cancel job H:nohost:999\r\n', 'line'), 'ERR UNKNOWN_JOB\r\n');
+    assert.equal(await t.admin('cancel foo bar\r\n', 'line'), 'ERR UNKNOWN_ERROR\r\n');
+    assert.equal(await t.admin('cancel job a b\r\n', 'line'), 'ERR UNKNOWN_ERROR\r\n');
+    assert.equal(await t.admin('cancel job\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandcancel\r\n');
+  });
+
+  scenario('cancel job of a running job: WORK_FAIL now, the worker may still complete', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    assert.equal(await t.admin(`CANCEL JOB ${t.names.handleOf('<H1>')}\r\n`, 'line'), 'OK\r\n');
+    await t.expect(c, 'WORK_FAIL <H1>');
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'late']);
+    await t.expect(c, 'WORK_COMPLETE <H1>\0late');
+    assert.equal(await t.listing('show jobs\r\n'), '.\n');
+  });
+
+  scenario('create function (CRLF) and its arity error', async (t) => {
+    assert.equal(await t.admin('create function made\r\n', 'line'), 'OK\r\n');
+    assert.equal(await t.admin('create function made\r\n', 'line'), 'OK\r\n'); // exists: still OK
+    assert.equal(await t.listing('status\r\n'), 'made\t0\t0\t0\n.\n');
+    assert.equal(
+      await t.admin('create function\r\n', 'line'),
+      'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+create\r\n',
+    );
+  });
+
+  scenario('create function with a bare LF line ending', async (t) => {
+    assert.equal(await t.admin('create function abc\n', 'line'), 'OK\r\n');
+    // gearman-spec 7 group B item 7: gearmand loses the last character with bare LF;
+    // Gearport keeps the name whole.
+    assert.equal(await t.listing('status\r\n'), t.per({ gearmand: 'ab\t0\t0\t0\n.\n', gearport: 'abc\t0\t0\t0\n.\n' }));
+  });
+
+  scenario('drop function: OK when idle, refused with workers, not found, arity error', async (t) => {
+    assert.equal(await t.admin('create function idle\r\n', 'line'), 'OK\r\n');
+    assert.equal(await t.admin('drop function idle\r\n', 'line'), 'OK\r\n');
+    await t.worker('worker', 'busy');
+    assert.equal(await t.admin('drop function busy\r\n', 'line'), 'ERR there are still connected workers or executing clients\r\n');
+    assert.equal(await t.admin('drop function idle\r\n', 'line'), 'ERR function not found\r\n');
+    assert.equal(
+      await t.admin('drop function\r\n', 'line'),
+      'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+drop\r\n',
+    );
+    assert.equal(await t.listing('status\r\n'), 'busy\t0\t0\t1\n.\n');
+  });
+
+  scenario('maxqueue: limits per priority; a full queue answers QUEUE_ERROR, coalescing bypasses it', async (t) => {
+    assert.equal(
+      await t.admin('maxqueue\r\n', 'line'),
+      'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+maxqueue\r\n',
+    );
+    assert.equal(await t.admin('maxqueue nosuchfunction 1\r\n', 'line'), 'OK\r\n');
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'first', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    assert.equal(await t.admin('maxqueue f 2\r\n', 'line'), 'OK\r\n');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'second', 'x']);
+    await t.expect(c, 'JOB_CREATED <H2>');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'third', 'x']);
+    await t.expect(c, 'ERROR QUEUE_ERROR\0Job queue is full');
+    t.send(c, T.SUBMIT_JOB, ['f', 'third', 'x']);
+    await t.expect(c, 'ERROR QUEUE_ERROR\0Job queue is full');
+    // The limit counts every priority's jobs of the function (job_total, spec 1.5 step 7).
+    t.send(c, T.SUBMIT_JOB_HIGH_BG, ['f', 'third', 'x']);
+    await t.expect(c, 'ERROR QUEUE_ERROR\0Job queue is full');
+    // Coalescing onto an existing job is not limited.
+    t.send(c, T.SUBMIT_JOB, ['f', 'first', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    // Two numbers set HIGH and NORMAL; LOW becomes unlimited (spec 1.12 item 9).
+    assert.equal(await t.admin('maxqueue f 2 2\r\n', 'line'), 'OK\r\n');
+    t.send(c, T.SUBMIT_JOB_LOW_BG, ['f', 'low', 'x']);
+    await t.expect(c, 'JOB_CREATED <H3>');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'normal', 'x']);
+    await t.expect(c, 'ERROR QUEUE_ERROR\0Job queue is full');
+    // Zero means unlimited again.
+    assert.equal(await t.admin('maxqueue f 0\r\n', 'line'), 'OK\r\n');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'normal', 'x']);
+    await t.expect(c, 'JOB_CREATED <H4>');
+    assert.equal(await t.listing('status\r\n'), 'f\t4\t0\t0\n.\n');
+  });
+
+  scenario('getpid, version, verbose', async (t) => {
+    assert.equal(await t.admin('getpid\r\n', 'line'), `OK ${t.server.pid}\n`);
+    const version = await t.admin('version\r\n', 'line');
+    assert.match(version, /^OK \S+\n$/);
+    // The harness starts gearmand with --verbose ERROR and Gearport with --verbose WARNING.
+    assert.equal(await t.admin('verbose\r\n', 'line'), t.per({ gearmand: 'OK ERROR\n', gearport: 'OK WARNING\n' }));
+  }, { args: { gearport: ['--verbose', 'WARNING'] } });
+
+  scenario('unknown commands, empty line, removed shutdown', async (t) => {
+    assert.equal(await t.admin('foo\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandfoo\r\n');
+    assert.equal(await t.admin('foo bar baz\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandfoo\r\n');
+    assert.equal(await t.admin('\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+command\r\n');
+    assert.equal(await t.admin('shutdown\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshutdown\r\n');
+    assert.equal(await t.admin('shutdown graceful\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshutdown\r\n');
+    // The server is still up and answering.
+    assert.equal(await t.listing('status\r\n'), '.\n');
+  });
+
+  scenario('--job-handle-prefix replaces the whole handle prefix', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'x']);
+    const created = await c.expect(T.JOB_CREATED);
+    assert.equal(created.fields[0], 'TESTPREFIX:1');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'y']);
+    assert.equal((await c.expect(T.JOB_CREATED)).fields[0], 'TESTPREFIX:2');
+  }, { args: ['--job-handle-prefix', 'TESTPREFIX'] });
+});
