@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, QueueTypes, VerboseLevels, defaultConfig, validateConfig, type GearportConfig, type QueueType, type VerboseLevel } from './server/config.js';
+import { VERSION } from './server/version.js';
+
+/** A command line that cannot start the server: message for stderr, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface CliResult {
+  /** 'run' starts the server; 'exit' means help, version or --check-args was printed. */
+  readonly action: 'run' | 'exit';
+  readonly config: GearportConfig;
+  readonly pidFile?: string;
+  readonly output?: string;
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected an integer, got '${value}'.`);
+    const n = Number.parseInt(value, 10);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got ${n}.`);
+    return n;
+  };
+}
+
+/** Sizes accept a suffix: 512k, 16m, 1g (powers of 1024). */
+function size(value: string): number {
+  const m = /^(\d+)([kmg]?)i?b?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a size such as 65536, 512k or 16m, got '${value}'.`);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Number.parseInt(m[1]!, 10) * unit;
+}
+
+const port = integer(0, 65535);
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function buildProgram(): Command {
+  const d = defaultConfig();
+  const program = new Command('gearport')
+    .description('A Gearman job server (drop-in for gearmand) with a hardened HTTP front.')
+    .version(VERSION, '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'print this help and exit')
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} });
+
+  // gearmand-compatible options (gearman-spec 5)
+  program
+    .option('-p, --port <port>', `Gearman port (binary and admin protocols); env GEARMAND_PORT when not given`, port)
+    .option('-L, --listen <address>', 'address to listen on (repeatable); default: every address', collect)
+    .option('-b, --backlog <n>', 'listen backlog', integer(1, 65535), d.backlog)
+    .option('-t, --threads <n>', 'accepted for gearmand compatibility; Gearport runs one event loop', integer(0, 1024), d.threads)
+    .addOption(new Option('-q, --queue-type <type>', 'durable queue for background jobs').choices([...QueueTypes]).default(d.queueType))
+    .option('-j, --job-retries <n>', 'retries after a worker is lost before the job fails (0 = unlimited)', integer(0, 255), d.jobRetries)
+    .option('-w, --worker-wakeup <n>', 'sleeping workers woken per new job (0 = all)', integer(0, 255), d.workerWakeup)
+    .option('-R, --round-robin', 'accepted: grabs always rotate over a worker\'s functions')
+    .option('--exceptions', 'enable the exceptions option on every connection')
+    .option('--job-handle-prefix <prefix>', 'job handle prefix', d.jobHandlePrefix)
+    .option('--hashtable-buckets <n>', 'accepted for gearmand compatibility (no effect)', integer(1, 2 ** 31 - 1))
+    .option('--keepalive', 'accepted: accepted sockets always use TCP keepalive')
+    .option('--keepalive-idle <n>', 'accepted for compatibility (system default is used)', integer(-1, 2 ** 31 - 1))
+    .option('--keepalive-interval <n>', 'accepted for compatibility (system default is used)', integer(-1, 2 ** 31 - 1))
+    .option('--keepalive-count <n>', 'accepted for compatibility (system default is used)', integer(-1, 2 ** 31 - 1))
+    .addOption(new Option('-r, --protocol <name>', 'also serve this protocol (gearmand: -r http)').choices(['http']))
+    .option('--http-port <port>', 'HTTP front port (default 8080 with -r http)', port)
+    .option('-l, --log-file <file>', "log file, or 'stderr' or 'none'", d.logFile)
+    .addOption(new Option('--verbose <level>', 'log level').choices([...VerboseLevels]).default(d.verbose))
+    .option('-P, --pid-file <file>', 'write the process id to this file')
+    .option('-f, --file-descriptors <n>', 'accepted for compatibility (use ulimit -n)', integer(1, 2 ** 31 - 1))
+    .option('--coredump', 'accepted for compatibility (no effect)')
+    .option('--check-args', 'validate the options and exit')
+    .option('--config-file <file>', 'read more options from this file (whitespace separated)')
+    // durable queues (gearman-spec 4)
+    .option('--data-dir <dir>', 'directory of the default SQLite queue file', d.dataDir)
+    .option('--libsqlite3-db <file>', 'SQLite queue file (default <data-dir>/gearport.sqlite)')
+    .option('--libsqlite3-table <name>', 'SQLite queue table', d.sqliteTable)
+    .option('--libpq-conninfo <conninfo>', 'PostgreSQL connection string', d.postgresConninfo)
+    .option('--libpq-table <name>', 'PostgreSQL queue table', d.postgresTable)
+    .option('--redis-server <host>', 'Redis host', d.redisHost)
+    .option('--redis-port <port>', 'Redis port', port, d.redisPort)
+    .option('--redis-prefix <prefix>', 'prefix of Gearport\'s Redis keys', d.redisKeyPrefix)
+    .option('--store-timeout <ms>', 'time a store operation may take before it counts as failed', integer(1, 600_000), d.storeTimeoutMs)
+    // limits
+    .option('--max-packet-size <bytes>', 'largest packet payload accepted', size, d.maxPacketSize)
+    .option('--max-admin-line <bytes>', 'longest admin text line', size, d.maxAdminLineLength)
+    .option('--max-connections <n>', 'open connections on the Gearman port', integer(1, 10_000_000), d.maxConnections)
+    .option('--max-connections-per-address <n>', 'open connections from one address (0 = no limit)', integer(0, 10_000_000), d.maxConnectionsPerAddress)
+    .option('--output-high-water <bytes>', 'unsent output at which reading from a connection pauses', size, d.outputHighWaterMark)
+    .option('--max-output-buffer <bytes>', 'unsent output at which a slow reader is disconnected', size, d.maxOutputBuffer)
+    .option('--silent-timeout <ms>', 'close connections that send nothing for this long after connecting', integer(1, 2 ** 31 - 1), d.silentConnectionTimeoutMs)
+    .option('--max-queue <n>', 'default maxqueue of every function (0 = unlimited)', integer(0, 2 ** 31 - 1), d.defaultMaxQueue)
+    .option('--max-job-memory <bytes>', 'workload bytes all jobs may hold in memory (0 = unlimited)', size, d.maxJobBytes)
+    .option('--max-functions <n>', 'distinct function names kept (0 = unlimited)', integer(0, 10_000_000), d.maxFunctions)
+    .option('--shutdown-timeout <ms>', 'graceful shutdown waits this long for running jobs', integer(1, 2 ** 31 - 1), d.shutdownTimeoutMs);
+  return program;
+}
+
+/** Options given by gearmand that Gearport refuses with a reason instead of ignoring. */
+const refused: Record<string, string> = {
+  '-v': '-v is deprecated in gearmand too; use --verbose LEVEL',
+  '-d': 'Gearport does not daemonize; run it under a service manager (systemd, runit, docker)',
+  '--daemon': 'Gearport does not daemonize; run it under a service manager (systemd, runit, docker)',
+  '-u': 'Gearport does not switch users; start it as the user it should run as',
+  '--user': 'Gearport does not switch users; start it as the user it should run as',
+  '--syslog': 'syslog output is not supported; use --log-file or stderr with your service manager',
+  '--ssl': 'TLS on the Gearman port is not available yet; refusing to start rather than fall back to plaintext',
+};
+
+/** Arguments from a config file: whitespace-separated, in command-line syntax (gearmand). */
+function configFileArgs(argv: readonly string[]): string[] {
+  const index = argv.findIndex((a) => a === '--config-file' || a.startsWith('--config-file='));
+  if (index === -1) return [];
+  const file = argv[index]!.includes('=') ? argv[index]!.slice('--config-file='.length) : argv[index + 1];
+  if (file === undefined) return [];
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  return text
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, ''))
+    .join(' ')
+    .split(/\s+/)
+    .filter((a) => a !== '');
+}
+
+/** Parse gearport's command line into a validated config. Throws UsageError (exit 2). */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
+  for (const arg of argv) {
+    const flag = arg.split('=')[0]!;
+    if (refused[flag] !== undefined) throw new UsageError(`${flag}: ${refused[flag]}`);
+  }
+  const program = buildProgram();
+  const args = [...configFileArgs(argv), ...argv];
+  try {
+    program.parse(args, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') {
+        return { action: 'exit', config: defaultConfig(), output: program.helpInformation() };
+      }
+      if (err.code === 'commander.version') return { action: 'exit', config: defaultConfig(), output: `gearport ${VERSION}\n` };
+      throw new UsageError(err.message.replace(/^error: /, ''));
+    }
+    throw err;
+  }
+  const o = program.opts();
+  const config = defaultConfig();
+  config.port = o.port ?? (env.GEARMAND_PORT ? port(env.GEARMAND_PORT) : config.port);
+  config.listen = o.listen ?? [];
+  config.backlog = o.backlog;
+  config.threads = o.threads;
+  config.queueType = o.queueType as QueueType;
+  config.jobRetries = o.jobRetries;
+  config.workerWakeup = o.workerWakeup;
+  config.roundRobin = o.roundRobin === true;
+  config.exceptions = o.exceptions === true;
+  config.jobHandlePrefix = o.jobHandlePrefix;
+  config.httpPort = o.httpPort ?? (o.protocol === 'http' ? 8080 : undefined);
+  config.logFile = o.logFile;
+  config.verbose = o.verbose as VerboseLevel;
+  config.dataDir = o.dataDir;
+  config.sqliteFile = o.libsqlite3Db;
+  config.sqliteTable = o.libsqlite3Table;
+  config.postgresConninfo = o.libpqConninfo;
+  config.postgresTable = o.libpqTable;
+  config.redisHost = o.redisServer;
+  config.redisPort = o.redisPort;
+  config.redisKeyPrefix = o.redisPrefix;
+  config.storeTimeoutMs = o.storeTimeout;
+  config.maxPacketSize = o.maxPacketSize;
+  config.maxAdminLineLength = o.maxAdminLine;
+  config.maxConnections = o.maxConnections;
+  config.maxConnectionsPerAddress = o.maxConnectionsPerAddress;
+  config.outputHighWaterMark = o.outputHighWater;
+  config.maxOutputBuffer = o.maxOutputBuffer;
+  config.silentConnectionTimeoutMs = o.silentTimeout;
+  config.defaultMaxQueue = o.maxQueue;
+  config.maxJobBytes = o.maxJobMemory;
+  config.maxFunctions = o.maxFunctions;
+  config.shutdownTimeoutMs = o.shutdownTimeout;
+  try {
+    validateConfig(config);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (o.checkArgs === true) return { action: 'exit', config, output: 'options are valid\n' };
+  return { action: 'run', config, pidFile: o.pidFile };
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/** `gearport`: start the job server from gearmand-compatible command-line options. */
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { UsageError, parseCommandLine, type CliResult } from './cli-options.js';
+import { startGearport } from './server/server.js';
+import './server/http-front-registration.js';
+
+async function main(): Promise<void> {
+  let parsed: CliResult;
+  try {
+    parsed = parseCommandLine(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`gearport: ${err.message}\nTry 'gearport --help'.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (parsed.action === 'exit') {
+    process.stdout.write(parsed.output ?? '');
+    return;
+  }
+  let server;
+  try {
+    server = await startGearport(parsed.config);
+  } catch (err) {
+    process.stderr.write(`gearport: cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const { pidFile } = parsed;
+  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+  // gearmand: SIGTERM/SIGINT stop at once, SIGUSR1 stops gracefully (spec 1.9).
+  process.on('SIGTERM', () => void server.stop(false));
+  process.on('SIGINT', () => void server.stop(false));
+  process.on('SIGUSR1', () => void server.stop(true));
+  process.on('SIGPIPE', () => {});
+  await server.stopped;
+  if (pidFile !== undefined) {
+    try {
+      unlinkSync(pidFile);
+    } catch {
+      // already gone
+    }
+  }
+  process.exit(0);
+}
+
+void main();

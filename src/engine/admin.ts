@@ -1,0 +1,142 @@
+import { ADMIN_OK, LISTING_END, MAX_ADMIN_TOKENS, adminError, tokenizeAdminLine } from '../protocol/admin.js';
+import type { Engine } from './engine.js';
+
+/** What admin commands need from the server around the engine. */
+export interface AdminContext {
+  readonly pid: number;
+  readonly version: string;
+  /** The --verbose level name (FATAL ... DEBUG). */
+  readonly verbose: string;
+  /**
+   * Whether this connection may run commands that change state (maxqueue, cancel job,
+   * drop function, create function, shutdown): loopback or an admin identity.
+   */
+  readonly mayChangeState: boolean;
+  /** Begin shutdown; the reply is sent first. */
+  shutdown(graceful: boolean): void;
+}
+
+const incomplete = (command: string) =>
+  adminError('INVALID_ARGUMENTS', `An incomplete set of arguments was sent to this command ${command}`);
+const notPermitted = adminError('PERMISSION_DENIED', 'Only loopback or admin connections may change state');
+
+/**
+ * Run one admin text line (gearman-spec 2.2) and return the exact reply bytes (latin1).
+ * Outputs match gearmand's, mixed line endings included, so gearadmin and monitoring parse them.
+ */
+export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext): string {
+  const tokens = tokenizeAdminLine(line);
+  if (tokens.length > MAX_ADMIN_TOKENS) return adminError('TOO_MANY_ARGUMENTS', 'At most 5 tokens per command');
+  const command = tokens[0]!.toLowerCase();
+  switch (command) {
+    case 'workers':
+      return workersListing(engine);
+    case 'status':
+      return statusListing(engine);
+    case 'prioritystatus':
+      return priorityListing(engine);
+    case 'show':
+      return show(engine, tokens);
+    case 'cancel':
+      if (tokens.length < 3) break;
+      if (tokens.length > 3 || tokens[1]!.toLowerCase() !== 'job') return adminError('UNKNOWN_ERROR');
+      if (!ctx.mayChangeState) return notPermitted;
+      return engine.cancel(tokens[2]!) ? ADMIN_OK : adminError('UNKNOWN_JOB');
+    case 'create':
+      if (tokens.length !== 3 || tokens[1]!.toLowerCase() !== 'function') return incomplete('create');
+      if (!ctx.mayChangeState) return notPermitted;
+      // gearmand drops the name's last character after a bare LF (spec 7 B7); we keep it.
+      return engine.functionFor(tokens[2]!) ? ADMIN_OK : adminError('CREATE_FUNCTION', tokens[2]!);
+    case 'drop':
+      if (tokens.length !== 3 || tokens[1]!.toLowerCase() !== 'function') return incomplete('drop');
+      if (!ctx.mayChangeState) return notPermitted;
+      return dropFunction(engine, tokens[2]!);
+    case 'maxqueue':
+      if (tokens.length < 2) return incomplete('maxqueue');
+      if (!ctx.mayChangeState) return notPermitted;
+      engine.setMaxQueue(tokens[1]!, maxQueueLimits(tokens.slice(2)));
+      return ADMIN_OK;
+    case 'getpid':
+      return `OK ${ctx.pid}\n`;
+    case 'verbose':
+      return `OK ${ctx.verbose}\n`;
+    case 'version':
+      return `OK ${ctx.version}\n`;
+    case 'shutdown': {
+      // Removed from gearmand in 1.1.15; kept here for loopback and admin identities only.
+      const graceful = tokens.length > 1 && tokens[1]!.toLowerCase() === 'graceful';
+      if (tokens.length > 2 || (tokens.length === 2 && !graceful)) return adminError('UNKNOWN_ARGS');
+      if (!ctx.mayChangeState) return notPermitted;
+      ctx.shutdown(graceful);
+      return ADMIN_OK;
+    }
+  }
+  return `ERR UNKNOWN_COMMAND Unknown+server+command${tokens[0]}\r\n`;
+}
+
+function workersListing(engine: Engine): string {
+  let out = '';
+  for (const peer of engine.peers) {
+    out += `${peer.label} ${peer.address} ${peer.clientId} :`;
+    for (const name of peer.functionNames()) out += ` ${name}`;
+    out += '\n';
+  }
+  return out + LISTING_END;
+}
+
+function statusListing(engine: Engine): string {
+  let out = '';
+  for (const fn of engine.functions.values()) {
+    out += `${fn.name}\t${fn.total}\t${fn.running}\t${fn.workers.length}\n`;
+  }
+  return out + LISTING_END;
+}
+
+function priorityListing(engine: Engine): string {
+  let out = '';
+  for (const fn of engine.functions.values()) {
+    const [high, normal, low] = fn.queues.map((q, p) => q.length + fn.scheduledCounts[p]!);
+    out += `${fn.name}\t${high}\t${normal}\t${low}\t${fn.workers.length}\n`;
+  }
+  return out + LISTING_END;
+}
+
+function show(engine: Engine, tokens: string[]): string {
+  const words = tokens.slice(1).map((t) => t.toLowerCase());
+  if (tokens.length === 2 && words[0] === 'jobs') {
+    let out = '';
+    for (const job of engine.jobs.values()) {
+      out += `${job.handle}\t${job.retries}\t${job.ignored ? 1 : 0}\t${job.storeKey !== undefined ? 1 : 0}\n`;
+    }
+    return out + LISTING_END;
+  }
+  if (tokens.length === 3 && words[0] === 'unique' && words[1] === 'jobs') {
+    let out = '';
+    for (const job of engine.jobs.values()) out += `${job.unique}\n`;
+    return out + LISTING_END;
+  }
+  if (tokens.length >= 2) return adminError('UNKNOWN_SHOW_ARGUMENTS');
+  return `ERR UNKNOWN_COMMAND Unknown+server+command${tokens[0]}\r\n`;
+}
+
+function dropFunction(engine: Engine, name: string): string {
+  switch (engine.dropFunction(name)) {
+    case 'ok':
+      return ADMIN_OK;
+    case 'busy':
+      return 'ERR there are still connected workers or executing clients\r\n';
+    case 'queued':
+      return 'ERR there are still queued jobs\r\n';
+    case 'missing':
+      return 'ERR function not found\r\n';
+  }
+}
+
+/** maxqueue limits (spec 2.2): none = unlimited, one for all, two = HIGH and NORMAL, three each. */
+export function maxQueueLimits(args: string[]): [number, number, number] {
+  const n = args.map((a) => Math.max(0, Number.parseInt(a, 10) || 0));
+  if (n.length === 0) return [0, 0, 0];
+  if (n.length === 1) return [n[0]!, n[0]!, n[0]!];
+  if (n.length === 2) return [n[0]!, n[1]!, 0];
+  return [n[0]!, n[1]!, n[2]!];
+}

@@ -1,0 +1,684 @@
+import { createHash } from 'node:crypto';
+import type { JobStore, StoredJob } from '../store/types.js';
+import { EngineErrors } from './errors.js';
+import { EpochSchedule } from './epoch-schedule.js';
+import { FunctionState } from './function-state.js';
+import { Job, JobState } from './job.js';
+import { Peer, type Registration } from './peer.js';
+import {
+  systemClock,
+  type Assignment,
+  type Clock,
+  type EngineError,
+  type JobStatus,
+  type PeerListener,
+  type Priority,
+  type SubmitRequest,
+  type SubmitResult,
+} from './types.js';
+
+export interface EngineOptions {
+  /** Handle prefix; handles are `<prefix>:<n>` (gearman-spec 1.10). */
+  handlePrefix: string;
+  /** Retries after a worker is lost before the job fails; 0 = unlimited (gearmand 1.1/2.0). */
+  jobRetries: number;
+  /** Sleeping workers woken per queued job; 0 = all (gearmand --worker-wakeup). */
+  workerWakeup: number;
+  /** maxqueue given to every new function; 0 = unlimited. */
+  defaultMaxQueue: number;
+  /** Budget of workload bytes held in memory by all jobs; 0 = unlimited. */
+  maxJobBytes: number;
+  /** Distinct function names kept; idle ones are reclaimed first; 0 = unlimited. */
+  maxFunctions: number;
+  /** Durable store for background jobs; undefined = memory only. */
+  store: Pick<JobStore, 'add' | 'remove'> | undefined;
+  /** Distinguishes store keys of this run from those of earlier runs. */
+  bootId: string;
+  clock: Clock;
+  /** Told about dropped jobs and store trouble. */
+  log: (level: 'info' | 'warn' | 'error', message: string, detail?: Record<string, unknown>) => void;
+}
+
+export const defaultEngineOptions: EngineOptions = {
+  handlePrefix: 'H:localhost',
+  jobRetries: 0,
+  workerWakeup: 0,
+  defaultMaxQueue: 0,
+  maxJobBytes: 0,
+  maxFunctions: 0,
+  store: undefined,
+  bootId: 'b0',
+  clock: systemClock,
+  log: () => {},
+};
+
+/** Memory a job costs beyond its workload: the object, its handle and index entries. */
+const JOB_OVERHEAD_BYTES = 320;
+/** gearmand stores uniques in 64 bytes; longer ones are refused (spec 1.5 step 3). */
+export const MAX_UNIQUE_BYTES = 64;
+/** Workloads up to this size coalesce on their bytes directly; larger ones on a digest. */
+const DIRECT_KEY_BYTES = 64;
+
+/**
+ * The job engine: all job state, synchronous, no I/O. Connections talk to it through Peer
+ * handles; it answers through each peer's PeerListener and tells the store what changed.
+ */
+export class Engine {
+  readonly options: EngineOptions;
+  readonly functions = new Map<string, FunctionState>();
+  readonly jobs = new Map<string, Job>();
+  readonly peers = new Set<Peer>();
+  private readonly schedule = new EpochSchedule();
+  private scheduleTimer: unknown;
+  private scheduleTimerAt = 0;
+  private handleCounter = 0;
+  private storeCounter = 0;
+  private peerCounter = 0;
+  private registrationCounter = 0;
+  /** Workload and overhead bytes of all jobs in memory. */
+  memoryBytes = 0;
+  /** New submissions are refused once shutdown has begun. */
+  shuttingDown = false;
+  private readonly persistWaits = new Map<Job, Promise<void>>();
+  /** Called whenever a job leaves memory (graceful shutdown waits on this). */
+  onJobGone: (() => void) | undefined;
+
+  constructor(options: Partial<EngineOptions> = {}) {
+    this.options = { ...defaultEngineOptions, ...options };
+  }
+
+  // ---- connections ------------------------------------------------------------------
+
+  connect(listener: PeerListener, address = '-', label?: number): Peer {
+    const id = ++this.peerCounter;
+    const peer = new Peer(id, listener, address, label ?? id);
+    this.peers.add(peer);
+    return peer;
+  }
+
+  /** A connection closed: its running jobs are requeued, its waits withdrawn (spec 1.8). */
+  disconnect(peer: Peer): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    this.peers.delete(peer);
+    for (const reg of peer.registrations) removeWorker(reg.fn, peer);
+    peer.registrations = [];
+    for (const job of [...peer.running]) this.requeue(job);
+    for (const job of [...peer.attached]) this.detachJob(job, peer);
+  }
+
+  setClientId(peer: Peer, id: string): void {
+    peer.clientId = id.length > 127 ? id.slice(0, 127) : id; // gearmand truncates to 127
+  }
+
+  // ---- functions --------------------------------------------------------------------
+
+  /** Find or create a function; undefined when the function limit is reached. */
+  functionFor(name: string): FunctionState | undefined {
+    let fn = this.functions.get(name);
+    if (fn !== undefined) return fn;
+    const { maxFunctions, defaultMaxQueue } = this.options;
+    if (maxFunctions > 0 && this.functions.size >= maxFunctions) {
+      this.reclaimIdleFunctions();
+      if (this.functions.size >= maxFunctions) return undefined;
+    }
+    fn = new FunctionState(name, [defaultMaxQueue, defaultMaxQueue, defaultMaxQueue]);
+    this.functions.set(name, fn);
+    return fn;
+  }
+
+  private reclaimIdleFunctions(): void {
+    for (const [name, fn] of this.functions) if (fn.idle) this.functions.delete(name);
+  }
+
+  // ---- submission -------------------------------------------------------------------
+
+  submit(peer: Peer | undefined, req: SubmitRequest): SubmitResult {
+    if (this.shuttingDown) return { ok: false, error: EngineErrors.shuttingDown };
+    // gearmand refuses uniques over 64 bytes; unlike gearmand a 64-byte one is kept whole.
+    if (req.unique.length > MAX_UNIQUE_BYTES) return { ok: false, error: EngineErrors.uniqueTooLarge };
+    const fn = this.functionFor(req.functionName);
+    if (fn === undefined) return { ok: false, error: EngineErrors.tooManyFunctions };
+
+    const coalesceKey = coalesceKeyOf(req.unique, req.data);
+    if (coalesceKey !== undefined) {
+      const existing = fn.byCoalesceKey.get(coalesceKey);
+      if (existing !== undefined && (req.unique !== '-' || existing.data.equals(req.data))) {
+        // Coalesced: same handle back; data, priority and background flag are ignored.
+        if (!req.background && peer !== undefined) this.attach(existing, peer);
+        return { ok: true, job: existing, coalesced: true, durable: this.persistWaits.get(existing) };
+      }
+    }
+
+    const limit = fn.maxQueue[req.priority];
+    if (limit > 0 && fn.total >= limit) return { ok: false, error: EngineErrors.queueFull };
+    const cost = jobCost(req.data, req.unique);
+    const { maxJobBytes, store } = this.options;
+    if (maxJobBytes > 0 && this.memoryBytes + cost > maxJobBytes) return { ok: false, error: EngineErrors.memoryFull };
+
+    const when = req.when ?? 0;
+    const persist = req.background && store !== undefined;
+    const job = new Job(
+      `${this.options.handlePrefix}:${++this.handleCounter}`,
+      fn,
+      req.unique,
+      req.data,
+      req.priority,
+      req.background,
+      when,
+      req.reducer ?? '',
+      coalesceKey !== undefined && !fn.byCoalesceKey.has(coalesceKey) ? coalesceKey : undefined,
+      JobState.persisting,
+    );
+    this.track(job, cost);
+    if (!req.background && peer !== undefined) this.attach(job, peer);
+    if (!persist) {
+      this.release(job);
+      return { ok: true, job, coalesced: false };
+    }
+    job.storeKey = `${this.options.bootId}.${++this.storeCounter}`;
+    const durable = store.add(storedJobOf(job)).then(
+      () => {
+        this.persistWaits.delete(job);
+        if (job.state === JobState.persisting) this.release(job);
+        else if (job.state === JobState.done) this.forgetStored(job.storeKey); // cancelled meanwhile
+      },
+      (err: unknown) => {
+        this.persistWaits.delete(job);
+        this.options.log('error', 'store refused a background job', { handle: job.handle, error: String(err) });
+        if (job.state === JobState.persisting) {
+          // Every submitter of it, coalesced ones too, holds this promise and hears the error.
+          job.storeKey = undefined;
+          this.destroy(job);
+        }
+        throw EngineErrors.storeFailed;
+      },
+    );
+    this.persistWaits.set(job, durable);
+    return { ok: true, job, coalesced: false, durable };
+  }
+
+  /** Re-create jobs read back from the store at start-up, in their stored order. */
+  restore(stored: readonly StoredJob[]): number {
+    let count = 0;
+    for (const row of stored) {
+      const fn = this.functionFor(row.functionName) ?? this.forceFunction(row.functionName);
+      const coalesceKey = coalesceKeyOf(row.unique, row.data);
+      const job = new Job(
+        `${this.options.handlePrefix}:${++this.handleCounter}`,
+        fn,
+        row.unique,
+        row.data,
+        row.priority,
+        true,
+        row.when,
+        row.reducer,
+        coalesceKey !== undefined && !fn.byCoalesceKey.has(coalesceKey) ? coalesceKey : undefined,
+        JobState.persisting,
+      );
+      job.storeKey = row.key;
+      this.track(job, jobCost(row.data, row.unique));
+      this.release(job);
+      count++;
+    }
+    return count;
+  }
+
+  private forceFunction(name: string): FunctionState {
+    const q = this.options.defaultMaxQueue;
+    const fn = new FunctionState(name, [q, q, q]);
+    this.functions.set(name, fn);
+    return fn;
+  }
+
+  private track(job: Job, cost: number): void {
+    this.jobs.set(job.handle, job);
+    if (job.coalesceKey !== undefined) job.fn.byCoalesceKey.set(job.coalesceKey, job);
+    job.fn.total++;
+    this.memoryBytes += cost;
+  }
+
+  private attach(job: Job, peer: Peer): void {
+    // Joining an abandoned running job revives it (gearmand leaves the newcomer hanging, spec 7 B5).
+    job.ignored = false;
+    if (peer.attached.has(job)) return;
+    job.clients.push(peer);
+    peer.attached.add(job);
+  }
+
+  /** Queue a job now or when its epoch comes. */
+  private release(job: Job): void {
+    if (job.when > 0 && job.when * 1000 > this.options.clock.now()) {
+      job.state = JobState.scheduled;
+      job.fn.scheduledCounts[job.priority]++;
+      this.schedule.add(job);
+      this.armSchedule();
+    } else {
+      this.enqueue(job);
+    }
+  }
+
+  private enqueue(job: Job): void {
+    job.state = JobState.queued;
+    job.fn.queues[job.priority].push(job);
+    this.wakeWorkers(job.fn);
+  }
+
+  /** NOOP sleeping workers of a function, at most one per worker between grabs (spec 1.4). */
+  private wakeWorkers(fn: FunctionState): void {
+    const workers = fn.workers;
+    const n = workers.length;
+    if (n === 0) return;
+    const limit = this.options.workerWakeup;
+    let woken = 0;
+    const start = fn.wakeCursor % n;
+    for (let k = 0; k < n; k++) {
+      const index = (start + k) % n;
+      const worker = workers[index]!;
+      if (!worker.sleeping || worker.noopSent) continue;
+      worker.noopSent = true;
+      worker.listener.wake();
+      if (limit > 0 && ++woken >= limit) {
+        fn.wakeCursor = index + 1;
+        return;
+      }
+    }
+  }
+
+  // ---- epoch jobs: a real timer, unlike gearmand 1.1 (spec 1.4) ----------------------
+
+  private armSchedule(): void {
+    const next = this.schedule.peek();
+    if (next === undefined) return;
+    const at = next.when * 1000;
+    if (this.scheduleTimer !== undefined) {
+      if (this.scheduleTimerAt <= at) return;
+      this.options.clock.clearTimer(this.scheduleTimer);
+    }
+    this.scheduleTimerAt = at;
+    const delay = Math.max(0, at - this.options.clock.now());
+    this.scheduleTimer = this.options.clock.setTimer(Math.min(delay, 2 ** 31 - 1), () => {
+      this.scheduleTimer = undefined;
+      this.runDueJobs();
+    });
+  }
+
+  /** Move epoch jobs whose time has come into their queues. */
+  runDueJobs(): void {
+    const now = this.options.clock.now();
+    for (;;) {
+      const job = this.schedule.peek();
+      if (job === undefined || job.when * 1000 > now) break;
+      this.schedule.pop();
+      if (job.state !== JobState.scheduled) continue; // cancelled meanwhile
+      job.fn.scheduledCounts[job.priority]--;
+      this.enqueue(job);
+    }
+    this.armSchedule();
+  }
+
+  // ---- workers ----------------------------------------------------------------------
+
+  /** CAN_DO / CAN_DO_TIMEOUT. Unlike gearmand a repeated CAN_DO does not count twice. */
+  canDo(peer: Peer, functionName: string, timeoutMs = 0): boolean {
+    const fn = this.functionFor(functionName);
+    if (fn === undefined) return false;
+    const existing = peer.registrationFor(fn);
+    if (existing !== undefined) {
+      existing.timeoutMs = timeoutMs;
+      return true;
+    }
+    peer.registrations.unshift({ fn, timeoutMs, order: ++this.registrationCounter });
+    fn.workers.push(peer);
+    return true;
+  }
+
+  /** CANT_DO: forget the function; jobs this worker runs for it are requeued (spec 1.4). */
+  cantDo(peer: Peer, functionName: string): void {
+    const fn = this.functions.get(functionName);
+    if (fn === undefined) return;
+    const index = peer.registrations.findIndex((r) => r.fn === fn);
+    if (index === -1) return;
+    peer.registrations.splice(index, 1);
+    removeWorker(fn, peer);
+    for (const job of [...peer.running]) if (job.fn === fn) this.requeue(job);
+  }
+
+  resetAbilities(peer: Peer): void {
+    for (const reg of peer.registrations) removeWorker(reg.fn, peer);
+    peer.registrations = [];
+    for (const job of [...peer.running]) this.requeue(job);
+  }
+
+  /** PRE_SLEEP: true when work is waiting (send NOOP now), else the worker sleeps. */
+  preSleep(peer: Peer): boolean {
+    for (const reg of peer.registrations) if (reg.fn.queued > 0) return true;
+    peer.sleeping = true;
+    return false;
+  }
+
+  /**
+   * GRAB_JOB*: the highest-priority queued job over all the worker's functions; the
+   * function it came from moves to the end of the worker's list (gearmand 2.0, spec 1.4).
+   */
+  grab(peer: Peer): Assignment | undefined {
+    peer.sleeping = false;
+    peer.noopSent = false;
+    const regs = peer.registrations;
+    for (let priority = 0; priority < 3; priority++) {
+      for (let i = 0; i < regs.length; i++) {
+        const reg = regs[i]!;
+        const job = reg.fn.queues[priority]!.shift();
+        if (job === undefined) continue;
+        if (regs.length > 1) {
+          regs.splice(i, 1);
+          regs.push(reg);
+        }
+        this.assign(job, peer, reg);
+        return job;
+      }
+    }
+    return undefined;
+  }
+
+  private assign(job: Job, peer: Peer, reg: Registration): void {
+    job.state = JobState.running;
+    job.worker = peer;
+    peer.running.add(job);
+    job.fn.running++;
+    if (reg.timeoutMs > 0) {
+      // One timer per job, cleared when it finishes (gearmand: one per connection, spec 7 B8).
+      job.timeoutTimer = this.options.clock.setTimer(reg.timeoutMs, () => {
+        job.timeoutTimer = undefined;
+        if (job.worker === peer) {
+          this.options.log('info', 'job exceeded its CAN_DO_TIMEOUT; requeued', { handle: job.handle });
+          this.requeue(job);
+        }
+      });
+    }
+  }
+
+  /** The worker lost the job: count a retry, fail it at the limit, else queue it again. */
+  private requeue(job: Job): void {
+    const worker = job.worker;
+    if (worker !== undefined) worker.running.delete(job);
+    job.worker = undefined;
+    job.fn.running--;
+    if (job.timeoutTimer !== undefined) {
+      this.options.clock.clearTimer(job.timeoutTimer);
+      job.timeoutTimer = undefined;
+    }
+    job.retries++;
+    const limit = this.options.jobRetries;
+    if (limit > 0 && job.retries >= limit) {
+      this.options.log('warn', 'Dropped job due to max retry count', { handle: job.handle, retries: job.retries });
+      this.notifyFail(job);
+      this.destroy(job);
+      return;
+    }
+    if (job.ignored || (!job.background && job.clients.length === 0)) {
+      this.destroy(job); // nobody waits for it any more
+      return;
+    }
+    job.numerator = 0;
+    job.denominator = 0;
+    this.enqueue(job);
+  }
+
+  // ---- work results (spec 1.6) ------------------------------------------------------
+
+  /** The job `handle` if `peer` runs it, else undefined (gearmand: JOB_NOT_FOUND). */
+  private heldBy(peer: Peer, handle: string): Job | undefined {
+    const job = this.jobs.get(handle);
+    return job !== undefined && job.worker === peer ? job : undefined;
+  }
+
+  workData(peer: Peer, handle: string, data: Buffer, warning = false): EngineError | undefined {
+    const job = this.heldBy(peer, handle);
+    if (job === undefined) return EngineErrors.workDataNotFound;
+    if (job.ignored) return undefined;
+    const clients = job.clients;
+    for (let i = clients.length - 1; i >= 0; i--) {
+      if (warning) clients[i]!.listener.workWarning(job, data);
+      else clients[i]!.listener.workData(job, data);
+    }
+    return undefined;
+  }
+
+  workStatus(peer: Peer, handle: string, numerator: Buffer, denominator: Buffer): EngineError | undefined {
+    const job = this.heldBy(peer, handle);
+    if (job === undefined) return EngineErrors.workResultNotFound;
+    job.numerator = atoi(numerator);
+    job.denominator = atoi(denominator);
+    if (job.ignored) return undefined;
+    const clients = job.clients;
+    for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workStatus(job, numerator, denominator);
+    return undefined;
+  }
+
+  workComplete(peer: Peer, handle: string, data: Buffer): EngineError | undefined {
+    const job = this.heldBy(peer, handle);
+    if (job === undefined) return EngineErrors.workResultNotFound;
+    if (!job.ignored) {
+      const clients = job.clients;
+      for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workComplete(job, data);
+    }
+    this.finish(job);
+    return undefined;
+  }
+
+  workFail(peer: Peer, handle: string): EngineError | undefined {
+    if (handle.length >= 64) return EngineErrors.handleTooLarge;
+    const job = this.heldBy(peer, handle);
+    if (job === undefined) return EngineErrors.workResultNotFound;
+    if (!job.ignored) this.notifyFail(job);
+    this.finish(job);
+    return undefined;
+  }
+
+  workException(peer: Peer, handle: string, data: Buffer): EngineError | undefined {
+    const job = this.heldBy(peer, handle);
+    if (job === undefined) return EngineErrors.exceptionNotFound;
+    if (!job.ignored) {
+      const clients = job.clients;
+      for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workException(job, data);
+    }
+    this.finish(job);
+    return undefined;
+  }
+
+  private notifyFail(job: Job): void {
+    const clients = job.clients;
+    for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workFail(job);
+  }
+
+  private finish(job: Job): void {
+    const worker = job.worker;
+    if (worker !== undefined) worker.running.delete(job);
+    job.worker = undefined;
+    job.fn.running--;
+    if (job.timeoutTimer !== undefined) {
+      this.options.clock.clearTimer(job.timeoutTimer);
+      job.timeoutTimer = undefined;
+    }
+    this.destroy(job);
+  }
+
+  /** Forget a job everywhere; its durable row goes too. */
+  private destroy(job: Job): void {
+    if (job.state === JobState.done) return;
+    if (job.state === JobState.queued) job.fn.queues[job.priority].remove(job);
+    else if (job.state === JobState.scheduled) job.fn.scheduledCounts[job.priority]--;
+    job.state = JobState.done;
+    this.jobs.delete(job.handle);
+    if (job.coalesceKey !== undefined && job.fn.byCoalesceKey.get(job.coalesceKey) === job) {
+      job.fn.byCoalesceKey.delete(job.coalesceKey);
+    }
+    job.fn.total--;
+    this.memoryBytes -= jobCost(job.data, job.unique);
+    for (const client of job.clients) client.attached.delete(job);
+    job.clients = [];
+    if (job.storeKey !== undefined && !this.persistWaits.has(job)) this.forgetStored(job.storeKey);
+    this.onJobGone?.();
+  }
+
+  private forgetStored(key: string | undefined): void {
+    const store = this.options.store;
+    if (key === undefined || store === undefined) return;
+    store.remove(key).catch((err: unknown) => {
+      this.options.log('error', 'store could not remove a finished job; it may run again after a restart', {
+        key,
+        error: String(err),
+      });
+    });
+  }
+
+  /**
+   * A client stops waiting for a job (it disconnected, or an HTTP wait ended). A queued
+   * foreground job nobody waits for is withdrawn; a running one finishes unheard.
+   */
+  detach(peer: Peer, handle: string): void {
+    const job = this.jobs.get(handle);
+    if (job !== undefined && peer.attached.has(job)) this.detachJob(job, peer);
+  }
+
+  private detachJob(job: Job, peer: Peer): void {
+    peer.attached.delete(job);
+    const index = job.clients.indexOf(peer);
+    if (index !== -1) job.clients.splice(index, 1);
+    if (job.clients.length > 0 || job.background) return;
+    if (job.state === JobState.running) job.ignored = true;
+    else this.destroy(job);
+  }
+
+  // ---- status and admin -------------------------------------------------------------
+
+  status(handle: string): JobStatus {
+    return statusOf(this.jobs.get(handle));
+  }
+
+  /** GET_STATUS_UNIQUE: first job over all functions with this unique (spec 1.7). */
+  statusByUnique(unique: string): JobStatus {
+    if (unique !== '' && unique !== '-') {
+      for (const fn of this.functions.values()) {
+        const job = fn.byCoalesceKey.get(unique);
+        if (job !== undefined) return statusOf(job);
+      }
+    }
+    return statusOf(undefined);
+  }
+
+  /** Admin `cancel job`: clients hear WORK_FAIL and the job is gone (spec 2.2). */
+  cancel(handle: string): boolean {
+    const job = this.jobs.get(handle);
+    if (job === undefined || job.ignored) return false;
+    this.notifyFail(job);
+    for (const client of job.clients) client.attached.delete(job);
+    job.clients = [];
+    if (job.state === JobState.running) {
+      // The worker keeps running it; its results go nowhere and the row is gone now.
+      // Out of the coalescing index, so a new submission makes a new job.
+      job.ignored = true;
+      if (job.coalesceKey !== undefined && job.fn.byCoalesceKey.get(job.coalesceKey) === job) {
+        job.fn.byCoalesceKey.delete(job.coalesceKey);
+      }
+      this.forgetStored(job.storeKey);
+      job.storeKey = undefined;
+    } else {
+      this.destroy(job);
+    }
+    return true;
+  }
+
+  setMaxQueue(functionName: string, limits: [number, number, number]): void {
+    const fn = this.functions.get(functionName);
+    if (fn !== undefined) fn.maxQueue = limits;
+  }
+
+  /** Admin `drop function`: only an unused function (gearmand frees one with queued jobs: spec 7 B6). */
+  dropFunction(name: string): 'ok' | 'busy' | 'queued' | 'missing' {
+    let fn = this.functions.get(name);
+    if (fn === undefined) {
+      const lower = name.toLowerCase();
+      for (const candidate of this.functions.values()) {
+        if (candidate.name.toLowerCase() === lower) {
+          fn = candidate;
+          break;
+        }
+      }
+    }
+    if (fn === undefined) return 'missing';
+    if (fn.workers.length > 0 || fn.running > 0) return 'busy';
+    if (fn.total > 0) return 'queued';
+    this.functions.delete(fn.name);
+    return 'ok';
+  }
+
+  /** Jobs that still need a worker or a store (graceful shutdown waits for foreground ones). */
+  get foregroundJobs(): number {
+    let count = 0;
+    for (const job of this.jobs.values()) if (!job.background || job.state === JobState.running) count++;
+    return count;
+  }
+
+  /** Stop timers so a stopping process can exit. */
+  close(): void {
+    if (this.scheduleTimer !== undefined) this.options.clock.clearTimer(this.scheduleTimer);
+    this.scheduleTimer = undefined;
+    for (const job of this.jobs.values()) {
+      if (job.timeoutTimer !== undefined) this.options.clock.clearTimer(job.timeoutTimer);
+      job.timeoutTimer = undefined;
+    }
+  }
+}
+
+function removeWorker(fn: FunctionState, peer: Peer): void {
+  const index = fn.workers.indexOf(peer);
+  if (index !== -1) fn.workers.splice(index, 1);
+}
+
+function statusOf(job: Job | undefined): JobStatus {
+  if (job === undefined) return { known: false, running: false, numerator: 0, denominator: 0, clients: 0 };
+  return {
+    known: true,
+    running: job.state === JobState.running,
+    numerator: job.numerator,
+    denominator: job.denominator,
+    clients: job.clients.length,
+  };
+}
+
+/**
+ * Where a submission coalesces (spec 1.5 step 5): '' never; '-' on the workload (empty
+ * workload: never); anything else on the unique. Workload keys start with NUL, which a
+ * unique (a NUL-terminated field) cannot contain.
+ */
+export function coalesceKeyOf(unique: string, data: Buffer): string | undefined {
+  if (unique === '') return undefined;
+  if (unique !== '-') return unique;
+  if (data.length === 0) return undefined;
+  if (data.length <= DIRECT_KEY_BYTES) return '\0' + data.toString('latin1');
+  return '\0#' + createHash('sha1').update(data).digest('binary') + data.length;
+}
+
+function jobCost(data: Buffer, unique: string): number {
+  return JOB_OVERHEAD_BYTES + data.length + unique.length;
+}
+
+/** C atoi: leading blanks, optional sign, digits; anything else ends the number. */
+export function atoi(bytes: Buffer): number {
+  const n = Number.parseInt(bytes.toString('latin1'), 10);
+  return Number.isFinite(n) ? n | 0 : 0;
+}
+
+function storedJobOf(job: Job): StoredJob {
+  return {
+    key: job.storeKey!,
+    functionName: job.fn.name,
+    unique: job.unique,
+    data: job.data,
+    priority: job.priority as Priority,
+    when: job.when,
+    reducer: job.reducer,
+  };
+}

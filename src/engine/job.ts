@@ -1,0 +1,110 @@
+import type { Priority } from '../store/types.js';
+import type { FunctionState } from './function-state.js';
+import type { Peer } from './peer.js';
+import type { JobView } from './types.js';
+
+export const JobState = {
+  /** Waiting for the durable store before it is queued and acknowledged. */
+  persisting: 0,
+  /** An epoch job whose time has not come. */
+  scheduled: 1,
+  queued: 2,
+  running: 3,
+  /** Gone: completed, failed, cancelled or withdrawn. */
+  done: 4,
+} as const;
+export type JobState = (typeof JobState)[keyof typeof JobState];
+
+/** A job in memory. Fields are engine-private; listeners see it as a JobView. */
+export class Job implements JobView {
+  readonly handle: string;
+  readonly fn: FunctionState;
+  readonly unique: string;
+  readonly data: Buffer;
+  readonly priority: Priority;
+  readonly background: boolean;
+  /** Epoch seconds; 0 = now. */
+  readonly when: number;
+  readonly reducer: string;
+  /** Key of the coalescing index it is filed under, if any. */
+  readonly coalesceKey: string | undefined;
+  /** Durable row key when the store holds it. */
+  storeKey: string | undefined;
+  state: JobState;
+  /** Foreground clients waiting on it, oldest first (forwarded newest first, as gearmand). */
+  clients: Peer[] = [];
+  worker: Peer | undefined;
+  numerator = 0;
+  denominator = 0;
+  retries = 0;
+  /** Abandoned or cancelled while a worker runs it: results go nowhere. */
+  ignored = false;
+  /** CAN_DO_TIMEOUT timer for this job's current assignment. */
+  timeoutTimer: unknown;
+  /** Links of the priority queue it sits in. */
+  prev: Job | undefined;
+  next: Job | undefined;
+
+  constructor(
+    handle: string,
+    fn: FunctionState,
+    unique: string,
+    data: Buffer,
+    priority: Priority,
+    background: boolean,
+    when: number,
+    reducer: string,
+    coalesceKey: string | undefined,
+    state: JobState,
+  ) {
+    this.handle = handle;
+    this.fn = fn;
+    this.unique = unique;
+    this.data = data;
+    this.priority = priority;
+    this.background = background;
+    this.when = when;
+    this.reducer = reducer;
+    this.coalesceKey = coalesceKey;
+    this.state = state;
+  }
+
+  get functionName(): string {
+    return this.fn.name;
+  }
+}
+
+/** FIFO of jobs with O(1) removal from the middle (withdrawn or cancelled jobs). */
+export class JobQueue {
+  private head: Job | undefined;
+  private tail: Job | undefined;
+  length = 0;
+
+  push(job: Job): void {
+    job.prev = this.tail;
+    job.next = undefined;
+    if (this.tail) this.tail.next = job;
+    else this.head = job;
+    this.tail = job;
+    this.length++;
+  }
+
+  shift(): Job | undefined {
+    const job = this.head;
+    if (job) this.remove(job);
+    return job;
+  }
+
+  remove(job: Job): void {
+    if (job.prev) job.prev.next = job.next;
+    else this.head = job.next;
+    if (job.next) job.next.prev = job.prev;
+    else this.tail = job.prev;
+    job.prev = job.next = undefined;
+    this.length--;
+  }
+
+  *[Symbol.iterator](): IterableIterator<Job> {
+    for (let job = this.head; job; job = job.next) yield job;
+  }
+}

@@ -1,0 +1,180 @@
+import { MAX_UNIQUE_BYTES } from '../engine/engine.js';
+import { Priority, type Assignment, type EngineError } from '../engine/types.js';
+import type { BinaryFrame } from '../protocol/decoder.js';
+import { bytesToKey, emptyPacket, encodePacket } from '../protocol/encoder.js';
+import { PacketType as T } from '../protocol/packets.js';
+import type { GearSession } from './gear-session.js';
+
+const notExpected: EngineError = { code: 'INVALID_COMMAND', text: 'Command not expected' };
+const badMagic: EngineError = { code: 'INVALID_MAGIC', text: 'Request magic expected' };
+const unknownOption: EngineError = { code: 'UNKNOWN_OPTION', text: 'Server does not recognize given option' };
+const handleTooLong: EngineError = { code: 'ARGUMENT_TOO_LARGE', text: 'Job handle too large' };
+const uniqueTooLong: EngineError = { code: 'ARGUMENT_TOO_LARGE', text: 'Unique value too large' };
+const timeoutInvalid: EngineError = { code: 'INVALID_ARGUMENT', text: 'CAN_DO_TIMEOUT value out of range' };
+const epochInvalid: EngineError = { code: 'INVALID_ARGUMENT', text: 'Epoch value out of range' };
+const denominatorInvalid: EngineError = { code: 'INVALID_ARGUMENT', text: 'WORK_STATUS denominator too long' };
+const tooManyFunctions: EngineError = { code: 'QUEUE_ERROR', text: 'Too many functions' };
+
+/** Priority and background flag of each submit type (spec 1.5). */
+const submitKinds: Record<number, readonly [Priority, boolean]> = {
+  [T.SUBMIT_JOB]: [Priority.NORMAL, false],
+  [T.SUBMIT_JOB_BG]: [Priority.NORMAL, true],
+  [T.SUBMIT_JOB_HIGH]: [Priority.HIGH, false],
+  [T.SUBMIT_JOB_HIGH_BG]: [Priority.HIGH, true],
+  [T.SUBMIT_JOB_LOW]: [Priority.LOW, false],
+  [T.SUBMIT_JOB_LOW_BG]: [Priority.LOW, true],
+  [T.SUBMIT_JOB_EPOCH]: [Priority.NORMAL, true],
+  [T.SUBMIT_REDUCE_JOB]: [Priority.NORMAL, false],
+  [T.SUBMIT_REDUCE_JOB_BACKGROUND]: [Priority.NORMAL, true],
+};
+
+/** One handler per packet type behind one switch; the spec section is cited where it rules. */
+export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
+  if (!frame.request) return session.replyError(badMagic); // spec 1.1: \0RES parsed, then refused
+  const { engine } = session.ctx;
+  const peer = session.peer;
+  const args = frame.args;
+  switch (frame.type) {
+    case T.SUBMIT_JOB:
+    case T.SUBMIT_JOB_BG:
+    case T.SUBMIT_JOB_HIGH:
+    case T.SUBMIT_JOB_HIGH_BG:
+    case T.SUBMIT_JOB_LOW:
+    case T.SUBMIT_JOB_LOW_BG:
+    case T.SUBMIT_JOB_EPOCH:
+    case T.SUBMIT_REDUCE_JOB:
+    case T.SUBMIT_REDUCE_JOB_BACKGROUND:
+      return submit(session, frame.type, args);
+
+    case T.GRAB_JOB:
+    case T.GRAB_JOB_UNIQ:
+    case T.GRAB_JOB_ALL: {
+      const job = engine.grab(peer);
+      if (job === undefined) return session.reply(emptyPacket(T.NO_JOB));
+      return session.reply(assignPacket(frame.type, job));
+    }
+    case T.PRE_SLEEP:
+      // Work already waiting: NOOP now instead of sleeping (spec 1.4).
+      if (engine.preSleep(peer)) session.reply(emptyPacket(T.NOOP));
+      return;
+    case T.CAN_DO:
+      if (!engine.canDo(peer, bytesToKey(args[0]!))) session.replyError(tooManyFunctions);
+      return;
+    case T.CAN_DO_TIMEOUT: {
+      const text = bytesToKey(args[1]!);
+      const timeout = Number.parseInt(text, 10);
+      if (text.length > 20 || (Number.isFinite(timeout) && (timeout < 0 || timeout > 2 ** 31 - 1))) {
+        return session.replyError(timeoutInvalid);
+      }
+      if (!engine.canDo(peer, bytesToKey(args[0]!), Number.isFinite(timeout) ? timeout : 0)) session.replyError(tooManyFunctions);
+      return;
+    }
+    case T.CANT_DO:
+      return engine.cantDo(peer, bytesToKey(args[0]!));
+    case T.RESET_ABILITIES:
+      return engine.resetAbilities(peer);
+    case T.SET_CLIENT_ID:
+      return engine.setClientId(peer, bytesToKey(args[0]!));
+
+    case T.WORK_DATA:
+    case T.WORK_WARNING:
+      return orError(session, engine.workData(peer, bytesToKey(args[0]!), Buffer.from(args[1]!), frame.type === T.WORK_WARNING));
+    case T.WORK_STATUS:
+      if (args[2]!.length > 11) return session.replyError(denominatorInvalid); // spec 1.6
+      return orError(session, engine.workStatus(peer, bytesToKey(args[0]!), Buffer.from(args[1]!), Buffer.from(args[2]!)));
+    case T.WORK_COMPLETE:
+      return orError(session, engine.workComplete(peer, bytesToKey(args[0]!), Buffer.from(args[1]!)));
+    case T.WORK_FAIL:
+      return orError(session, engine.workFail(peer, bytesToKey(args[0]!)));
+    case T.WORK_EXCEPTION:
+      return orError(session, engine.workException(peer, bytesToKey(args[0]!), Buffer.from(args[1]!)));
+
+    case T.GET_STATUS: {
+      const handle = bytesToKey(args[0]!);
+      if (handle.length >= 64) return session.replyError(handleTooLong); // gearmand drops the connection
+      const s = engine.status(handle);
+      return session.reply(
+        encodePacket(T.STATUS_RES, [handle, s.known ? '1' : '0', s.running ? '1' : '0', String(s.numerator), String(s.denominator)]),
+      );
+    }
+    case T.GET_STATUS_UNIQUE: {
+      const unique = bytesToKey(args[0]!);
+      if (unique.length > MAX_UNIQUE_BYTES) return session.replyError(uniqueTooLong); // gearmand drops
+      const s = engine.statusByUnique(unique);
+      return session.reply(
+        encodePacket(T.STATUS_RES_UNIQUE, [
+          unique,
+          s.known ? '1' : '0',
+          s.running ? '1' : '0',
+          String(s.numerator),
+          String(s.denominator),
+          String(s.clients),
+        ]),
+      );
+    }
+    case T.OPTION_REQ: {
+      // Compared as a C string, so a trailing NUL is tolerated (spec 1.7).
+      const raw = args[0]!;
+      const nul = raw.indexOf(0);
+      const name = bytesToKey(nul === -1 ? raw : raw.subarray(0, nul));
+      if (raw.length < 64 && name.toLowerCase() === 'exceptions') {
+        session.exceptions = true;
+        return session.reply(encodePacket(T.OPTION_RES, [raw]));
+      }
+      return session.replyError(unknownOption);
+    }
+    case T.ECHO_REQ:
+      return session.reply(encodePacket(T.ECHO_RES, [args[0]!]));
+
+    default:
+      // Response-only types, SUBMIT_JOB_SCHED and ALL_YOURS (spec 1.11).
+      return session.replyError(notExpected);
+  }
+}
+
+function orError(session: GearSession, err: EngineError | undefined): void {
+  if (err !== undefined) session.replyError(err);
+}
+
+function assignPacket(grabType: number, job: Assignment): Buffer {
+  if (grabType === T.GRAB_JOB) return encodePacket(T.JOB_ASSIGN, [job.handle, job.functionName, job.data]);
+  // GRAB_JOB_ALL answers JOB_ASSIGN_UNIQ unless the job has a reducer (spec 1.4).
+  if (grabType === T.GRAB_JOB_ALL && job.reducer !== '') {
+    return encodePacket(T.JOB_ASSIGN_ALL, [job.handle, job.functionName, job.unique, job.reducer, job.data]);
+  }
+  return encodePacket(T.JOB_ASSIGN_UNIQ, [job.handle, job.functionName, job.unique, job.data]);
+}
+
+function submit(session: GearSession, type: number, args: Buffer[]): void {
+  const [priority, background] = submitKinds[type]!;
+  let when = 0;
+  let reducer = '';
+  let data: Buffer;
+  if (type === T.SUBMIT_JOB_EPOCH) {
+    // strtoll: non-numeric text means 0, i.e. now (spec 1.5 step 2).
+    const parsed = Number.parseInt(bytesToKey(args[2]!), 10);
+    if (Number.isFinite(parsed) && (parsed < 0 || !Number.isSafeInteger(parsed))) return session.replyError(epochInvalid);
+    when = Number.isFinite(parsed) ? parsed : 0;
+    data = args[3]!;
+  } else if (type === T.SUBMIT_REDUCE_JOB || type === T.SUBMIT_REDUCE_JOB_BACKGROUND) {
+    reducer = bytesToKey(args[2]!); // args[3] is the unused aggregator
+    data = args[4]!;
+  } else {
+    data = args[2]!;
+  }
+  const result = session.ctx.engine.submit(background ? undefined : session.peer, {
+    functionName: bytesToKey(args[0]!),
+    unique: bytesToKey(args[1]!),
+    // Copied out of the receive buffer so a queued job never pins a whole socket chunk.
+    data: Buffer.from(data),
+    priority,
+    background,
+    when,
+    reducer,
+  });
+  if (!result.ok) return session.replyError(result.error);
+  const handle = result.job.handle;
+  if (result.durable === undefined) return session.reply(encodePacket(T.JOB_CREATED, [handle]));
+  // Background jobs are acknowledged only once stored (issue 5).
+  session.replyLater(result.durable, () => encodePacket(T.JOB_CREATED, [handle]));
+}

@@ -1,0 +1,235 @@
+import type { Socket } from 'node:net';
+import { runAdminCommand, type AdminContext } from '../engine/admin.js';
+import type { Engine } from '../engine/engine.js';
+import type { Peer } from '../engine/peer.js';
+import type { EngineError, JobView, PeerListener } from '../engine/types.js';
+import { FrameDecoder, type Frame } from '../protocol/decoder.js';
+import { emptyPacket, encodePacket } from '../protocol/encoder.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { PacketType as T } from '../protocol/packets.js';
+import { dispatchPacket } from './gear-dispatch.js';
+
+export interface SessionLimits {
+  readonly maxPacketSize: number;
+  readonly maxAdminLineLength: number;
+  readonly outputHighWaterMark: number;
+  readonly maxOutputBuffer: number;
+  readonly silentConnectionTimeoutMs: number;
+}
+
+export interface SessionContext {
+  readonly engine: Engine;
+  readonly limits: SessionLimits;
+  /** Every connection starts with the `exceptions` option (gearmand --exceptions). */
+  readonly exceptionsByDefault: boolean;
+  readonly admin: Omit<AdminContext, 'mayChangeState'>;
+  readonly log: (level: 'debug' | 'info' | 'warn', message: string, detail?: Record<string, unknown>) => void;
+}
+
+/** A reply that waits on the durable store; later replies queue behind it to keep order. */
+interface PendingReply {
+  packet: Buffer | undefined;
+}
+
+/**
+ * One connection on the Gearman port: bytes to frames, frames to engine calls, engine
+ * events to packets. Output is batched per tick and bounded; input pauses while the peer
+ * is not reading what it asked for.
+ */
+export class GearSession implements PeerListener {
+  readonly socket: Socket;
+  readonly peer: Peer;
+  readonly ctx: SessionContext;
+  /** OPTION_REQ exceptions: WORK_EXCEPTION is forwarded instead of turned into WORK_FAIL. */
+  exceptions: boolean;
+  readonly trusted: boolean;
+  private readonly decoder: FrameDecoder;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private readonly pendingReplies: PendingReply[] = [];
+  private silentTimer: NodeJS.Timeout | undefined;
+  private pausedForOutput = false;
+  private closing = false;
+  private readonly flushBound = () => this.flush();
+  private readonly onFrameBound = (frame: Frame) => this.onFrame(frame);
+
+  constructor(socket: Socket, ctx: SessionContext, trusted: boolean) {
+    this.socket = socket;
+    this.ctx = ctx;
+    this.trusted = trusted;
+    this.exceptions = ctx.exceptionsByDefault;
+    this.decoder = new FrameDecoder({
+      maxPacketSize: ctx.limits.maxPacketSize,
+      maxLineLength: ctx.limits.maxAdminLineLength,
+    });
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    this.peer = ctx.engine.connect(this, socket.remoteAddress ?? '-', typeof fd === 'number' && fd >= 0 ? fd : undefined);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
+    this.silentTimer = setTimeout(() => {
+      ctx.log('info', 'closing a connection that sent nothing', { address: socket.remoteAddress });
+      socket.destroy();
+    }, ctx.limits.silentConnectionTimeoutMs);
+    this.silentTimer.unref();
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', () => {}); // 'close' follows; resets from peers are routine
+    socket.on('close', () => this.onClose());
+  }
+
+  // ---- input ------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.silentTimer !== undefined) {
+      clearTimeout(this.silentTimer);
+      this.silentTimer = undefined;
+    }
+    if (this.closing) return;
+    try {
+      this.decoder.push(chunk, this.onFrameBound);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.ctx.log('info', 'protocol error; closing connection', { code: err.code, reason: err.message, address: this.socket.remoteAddress });
+      this.fatal(err.code, err.message);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.closing) return;
+    if (frame.kind === 'text') {
+      const ctx: AdminContext = { ...this.ctx.admin, mayChangeState: this.trusted };
+      this.reply(Buffer.from(runAdminCommand(this.ctx.engine, frame.line.toString('latin1'), ctx), 'latin1'));
+      return;
+    }
+    dispatchPacket(this, frame);
+  }
+
+  // ---- output -----------------------------------------------------------------------
+
+  /** Queue bytes for this connection; written once per tick with the others. */
+  send(packet: Buffer): void {
+    if (this.closing) return;
+    this.out.push(packet);
+    this.outBytes += packet.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushBound);
+    }
+  }
+
+  /** A direct reply: keeps its place behind replies still waiting on the store. */
+  reply(packet: Buffer): void {
+    if (this.pendingReplies.length === 0) this.send(packet);
+    else this.pendingReplies.push({ packet });
+  }
+
+  /** Reserve the reply slot for an answer that comes when `durable` settles. */
+  replyLater(durable: Promise<void>, onStored: () => Buffer): void {
+    const slot: PendingReply = { packet: undefined };
+    this.pendingReplies.push(slot);
+    durable.then(
+      () => {
+        slot.packet = onStored();
+        this.releaseReplies();
+      },
+      (err: EngineError) => {
+        slot.packet = this.errorPacket(err);
+        this.releaseReplies();
+      },
+    );
+  }
+
+  private releaseReplies(): void {
+    const pending = this.pendingReplies;
+    while (pending.length > 0 && pending[0]!.packet !== undefined) this.send(pending.shift()!.packet!);
+  }
+
+  errorPacket(err: EngineError): Buffer {
+    return encodePacket(T.ERROR, [err.code, err.text]);
+  }
+
+  replyError(err: EngineError): void {
+    this.reply(this.errorPacket(err));
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outBytes === 0 || this.socket.destroyed) return;
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    this.out = [];
+    this.outBytes = 0;
+    this.socket.write(data);
+    const unsent = this.socket.writableLength;
+    if (unsent > this.ctx.limits.maxOutputBuffer) {
+      this.ctx.log('warn', 'slow consumer: output buffer limit reached; closing connection', {
+        address: this.socket.remoteAddress,
+        unsent,
+      });
+      this.socket.destroy();
+    } else if (unsent > this.ctx.limits.outputHighWaterMark && !this.pausedForOutput) {
+      this.pausedForOutput = true;
+      this.socket.pause();
+    }
+  }
+
+  private onDrain(): void {
+    if (this.pausedForOutput) {
+      this.pausedForOutput = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Answer malformed input with an ERROR packet, then close (nothing more is read). */
+  private fatal(code: string, text: string): void {
+    this.send(encodePacket(T.ERROR, [code, text]));
+    this.flush();
+    this.closing = true;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    if (this.silentTimer !== undefined) clearTimeout(this.silentTimer);
+    this.ctx.engine.disconnect(this.peer);
+  }
+
+  close(): void {
+    this.closing = true;
+    this.socket.destroy();
+  }
+
+  // ---- PeerListener: what the engine tells this connection --------------------------
+
+  wake(): void {
+    this.send(emptyPacket(T.NOOP));
+  }
+
+  workData(job: JobView, data: Buffer): void {
+    this.send(encodePacket(T.WORK_DATA, [job.handle, data]));
+  }
+
+  workWarning(job: JobView, data: Buffer): void {
+    this.send(encodePacket(T.WORK_WARNING, [job.handle, data]));
+  }
+
+  workStatus(job: JobView, numerator: Buffer, denominator: Buffer): void {
+    this.send(encodePacket(T.WORK_STATUS, [job.handle, numerator, denominator]));
+  }
+
+  workComplete(job: JobView, data: Buffer): void {
+    this.send(encodePacket(T.WORK_COMPLETE, [job.handle, data]));
+  }
+
+  workFail(job: JobView): void {
+    this.send(encodePacket(T.WORK_FAIL, [job.handle]));
+  }
+
+  workException(job: JobView, data: Buffer): void {
+    // Clients without the `exceptions` option hear WORK_FAIL (spec 1.6). gearmand appends a
+    // NUL to that handle; we send the handle alone, as in every other WORK_FAIL.
+    if (this.exceptions) this.send(encodePacket(T.WORK_EXCEPTION, [job.handle, data]));
+    else this.send(encodePacket(T.WORK_FAIL, [job.handle]));
+  }
+}
