@@ -5,26 +5,13 @@
  * Where Gearport deliberately differs from gearmand (gearman-spec 7, group B) the scenario
  * states both expectations through `t.per({ gearmand, gearport })` with the spec item cited.
  */
-import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gearportCli, startServer, type RunningServer, type ServerKind } from '../helpers/servers.js';
+import { startServer, type RunningServer, type ServerKind } from '../helpers/servers.js';
 import { AdminPeer, ScriptedPeer, describeFrame, type ReceivedFrame } from '../helpers/scripted-peer.js';
+import { serverKinds } from '../helpers/server-kinds.js';
 import { HandleNames, normalizeWorkersListing, sortListing } from '../helpers/normalize.js';
 import { PacketType, type Field } from '../../src/protocol/index.js';
-
-export const GEARMAND_PATH = '/usr/sbin/gearmand';
-
-/** Servers to run against: gearmand when installed (required in CI), Gearport once built. */
-export function serverKinds(): { kind: ServerKind; skip: string | false }[] {
-  const gearmandMissing = !existsSync(GEARMAND_PATH);
-  if (gearmandMissing && process.env.CI === 'true') throw new Error(`${GEARMAND_PATH} is required in CI`);
-  return [
-    { kind: 'gearmand', skip: gearmandMissing ? 'gearmand is not installed' : false },
-    // Skipped only before the server is built; in CI `npm test` builds it first.
-    { kind: 'gearport', skip: existsSync(gearportCli) ? false : 'dist/src/cli.js is not built yet' },
-  ];
-}
 
 /** Packets that carry a job handle as their first field: learning them names handles. */
 const HANDLE_FIRST = new Set<string>(['JOB_CREATED', 'JOB_ASSIGN', 'JOB_ASSIGN_UNIQ', 'JOB_ASSIGN_ALL']);
