@@ -1,0 +1,205 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
+import { storeContract } from './contract.js';
+import { job, recordHealth, tempDir, uniqueName } from './helpers.js';
+import { SqliteStore, StoreErrorCode, createStore, isStoreError } from '../../src/store/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = tempDir();
+// The read-only tests run a child as an unprivileged user, which must reach into this folder.
+chmodSync(dir.path, 0o755);
+after(() => dir.remove());
+
+let file = join(dir.path, 'contract.db');
+storeContract('sqlite', {
+  batched: true,
+  create: () => createStore({ type: 'sqlite', sqlite: { file, table: 'jobs' }, timeoutMs: 10000 }),
+  reset: async () => {
+    file = join(dir.path, `${uniqueName('contract')}.db`);
+  },
+});
+
+function freshStore(options: { table?: string; synchronous?: 'NORMAL' | 'FULL' } = {}): { file: string; store: SqliteStore } {
+  const path = join(dir.path, `${uniqueName('case')}.db`);
+  return { file: path, store: new SqliteStore({ file: path, table: options.table, synchronous: options.synchronous, timeoutMs: 10000 }) };
+}
+
+describe('sqlite store specifics', () => {
+  it('uses WAL, synchronous=NORMAL by default and FULL when asked', async () => {
+    const normal = freshStore();
+    await normal.store.open();
+    assert.equal(normal.store.database!.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(normal.store.database!.pragma('synchronous', { simple: true }), 1); // NORMAL
+    await normal.store.close();
+    const full = freshStore({ synchronous: 'FULL' });
+    await full.store.open();
+    assert.equal(full.store.database!.pragma('synchronous', { simple: true }), 2); // FULL
+    await full.store.add(job(1));
+    await full.store.close();
+  });
+
+  it('stores empty workloads as zero-length BLOBs, never NULL (gearmand then fails to start)', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    await store.add(job(1, { data: Buffer.alloc(0) }));
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    assert.deepEqual(db.prepare('SELECT typeof(data) AS type, length(data) AS size FROM q').get(), { type: 'blob', size: 0 });
+    db.close();
+  });
+
+  it('refuses a schema version newer than it knows, with a clear error', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    await store.add(job(1));
+    await store.close();
+    const db = new Database(path);
+    db.prepare(`UPDATE q_meta SET value = '2' WHERE name = 'schema_version'`).run();
+    db.close();
+    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 5000 });
+    await assert.rejects(again.open(), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.SCHEMA_UNSUPPORTED));
+      assert.match(error.message, /schema version 2, newer than this Gearport understands \(1\)/);
+      return true;
+    });
+  });
+
+  it('refuses corrupt rows instead of dropping jobs', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    await store.add(job(1));
+    await store.close();
+    const db = new Database(path);
+    db.prepare(`UPDATE q SET priority = 9 WHERE job_key = 'job-1'`).run();
+    db.close();
+    await assert.rejects(new SqliteStore({ file: path, table: 'q', timeoutMs: 5000 }).open(), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.CORRUPT));
+      assert.match(error.message, /row seq=1 of q is corrupt \(priority 9 is not 0, 1 or 2\)/);
+      return true;
+    });
+    const db2 = new Database(path);
+    // SQLite columns accept any type: text where bytes belong is refused too.
+    db2.prepare(`UPDATE q SET priority = 1, data = 'text'`).run();
+    db2.close();
+    await assert.rejects(new SqliteStore({ file: path, table: 'q', timeoutMs: 5000 }).open(), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.CORRUPT));
+      assert.match(error.message, /data is missing or not bytes/);
+      return true;
+    });
+  });
+
+  it("refuses a table that is not ours (gearmand's queue table) rather than guessing", async () => {
+    const path = join(dir.path, `${uniqueName('gearmand')}.db`);
+    const db = new Database(path);
+    db.exec(`CREATE TABLE gearman_queue (unique_key TEXT, function_name TEXT, priority INTEGER, data BLOB, when_to_run INTEGER, PRIMARY KEY (unique_key, function_name))`);
+    db.close();
+    await assert.rejects(new SqliteStore({ file: path, table: 'gearman_queue', timeoutMs: 5000 }).open(), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.SCHEMA_UNSUPPORTED));
+      assert.match(error.message, /has no gearman_queue_meta schema version/);
+      return true;
+    });
+  });
+
+  it('refuses a table name that could inject SQL', () => {
+    assert.throws(() => new SqliteStore({ file: join(dir.path, 'x.db'), table: 'q; DROP TABLE x', timeoutMs: 1000 }), (error) => isStoreError(error, StoreErrorCode.INVALID));
+  });
+
+  it('a read-only directory gives a clear STORE_UNAVAILABLE error', async () => {
+    const readOnly = join(dir.path, uniqueName('readonly'));
+    execFileSync('mkdir', ['-p', readOnly]);
+    chmodSync(readOnly, 0o555);
+    const outcome = await openAsUnprivileged(join(readOnly, 'queue.db'));
+    chmodSync(readOnly, 0o755);
+    assert.equal(outcome.stage, 'failed');
+    assert.equal(outcome.code, StoreErrorCode.UNAVAILABLE);
+    assert.match(outcome.message!, /sqlite store: cannot open .*queue\.db: unable to open database file/);
+  });
+
+  it('a read-only database file gives a clear STORE_UNAVAILABLE error', async () => {
+    const folder = join(dir.path, uniqueName('rofile'));
+    execFileSync('mkdir', ['-p', folder]);
+    chmodSync(folder, 0o777);
+    const path = join(folder, 'queue.db');
+    const { store } = { store: new SqliteStore({ file: path, timeoutMs: 5000 }) };
+    await store.open();
+    await store.add(job(1));
+    await store.close();
+    chmodSync(path, 0o444);
+    const outcome = await openAsUnprivileged(path);
+    assert.equal(outcome.stage, 'failed');
+    assert.equal(outcome.code, StoreErrorCode.UNAVAILABLE);
+    assert.match(outcome.message!, /sqlite store: .*queue\.db: attempt to write a readonly database/);
+  });
+
+  it('a full disk rejects adds clearly, reports unhealthy, and recovers by itself', async () => {
+    const { store } = freshStore();
+    await store.open();
+    const health = recordHealth(store);
+    const db = store.database!;
+    await store.add(job(1));
+    // Cap the file at its current size: SQLite then fails exactly as on a full disk (SQLITE_FULL).
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    await assert.rejects(store.add(job(2, { data: Buffer.alloc(2 * 1024 * 1024, 7) })), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.UNAVAILABLE));
+      assert.match(error.message, /database or disk is full/);
+      return true;
+    });
+    const down = await health.waitFor(false);
+    assert.match(down.error!.message, /disk is full/);
+    db.pragma(`max_page_count = ${pages * 1000}`);
+    await store.add(job(3, { data: Buffer.alloc(2 * 1024 * 1024, 7) }));
+    await health.waitFor(true);
+    assert.deepEqual(health.changes.map((change) => change.healthy), [false, true]);
+    assert.equal(store.stats.failedFlushes, 1);
+    await store.close();
+    const again = new SqliteStore({ file: store.file, timeoutMs: 5000 });
+    assert.deepEqual((await again.open()).map((each) => each.key), ['job-1', 'job-3']);
+    await again.close();
+  });
+
+  it('every acknowledged add survives kill -9 of the process (synchronous=NORMAL)', async () => {
+    const path = join(dir.path, `${uniqueName('kill9')}.db`);
+    const child = spawn(process.execPath, [join(here, 'fixtures', 'sqlite-writer.js'), path, 'q', 'NORMAL'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const acknowledged: string[] = [];
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout });
+      lines.on('line', (line) => {
+        if (line.startsWith('acked-')) acknowledged.push(line);
+        if (acknowledged.length === 3000) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.once('exit', () => reject(new Error(`writer exited early after ${acknowledged.length} acks`)));
+    });
+    await exited;
+    const store = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    const stored = new Set((await store.open()).map((each) => each.key));
+    await store.close();
+    const lost = acknowledged.filter((key) => !stored.has(key));
+    assert.deepEqual(lost, [], `${lost.length} of ${acknowledged.length} acknowledged jobs lost`);
+    assert.ok(stored.size >= acknowledged.length);
+  });
+});
+
+/** Run the open-and-add fixture as uid 65534 when we are root (root ignores file modes). */
+async function openAsUnprivileged(path: string): Promise<{ stage: string; code?: string; message?: string }> {
+  const asRoot = process.getuid?.() === 0;
+  const child = spawn(process.execPath, [join(here, 'fixtures', 'sqlite-open.js'), path], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0, `fixture failed: ${output}`);
+  return JSON.parse(output) as { stage: string; code?: string; message?: string };
+}
