@@ -84,6 +84,7 @@ function buildProgram(): Command {
     .option('--redis-server <host>', 'Redis host', d.redisHost)
     .option('--redis-port <port>', 'Redis port', port, d.redisPort)
     .option('--redis-prefix <prefix>', 'prefix of Gearport\'s Redis keys', d.redisKeyPrefix)
+    .option('--store-queue-on-shutdown', 'accepted for compatibility: Gearport always stores background jobs before acknowledging them')
     .option('--store-timeout <ms>', 'time a store operation may take before it counts as failed', integer(1, 600_000), d.storeTimeoutMs)
     // limits
     .option('--max-packet-size <bytes>', 'largest packet payload accepted', size, d.maxPacketSize)

@@ -40,7 +40,7 @@ export function registerHttpFront(factory: HttpFrontFactory): void {
 export async function startGearport(config: GearportConfig, logger?: Logger): Promise<Gearport> {
   validateConfig(config);
   const log = logger ?? createLogger(config.verbose, config.logFile);
-  const store: JobStore | undefined = await openStore(config, log);
+  const store: JobStore | undefined = openStore(config, log);
   const engine = new Engine({
     handlePrefix: config.jobHandlePrefix,
     jobRetries: config.jobRetries,

@@ -5,7 +5,9 @@
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 export interface RunningServer {
   readonly kind: 'gearport' | 'gearmand';
@@ -117,7 +119,12 @@ export async function startGearport(options: StartOptions = {}): Promise<Running
   const httpPort = options.http ? await freePort() : undefined;
   const args = [gearportCli, '--port', String(port), '--listen', '127.0.0.1'];
   if (httpPort !== undefined) args.push('--http-port', String(httpPort));
-  args.push(...(options.args ?? []));
+  const extra = options.args ?? [];
+  // The default queue is a SQLite file under --data-dir: give each server its own, so no test
+  // replays another's jobs, unless the test chose the queue itself.
+  const choosesQueue = extra.some((a) => /^(-q|--queue-type|--data-dir|--libsqlite3-db)(=|$)/.test(a));
+  if (!choosesQueue) args.push('--data-dir', mkdtempSync(join(tmpdir(), 'gearport-test-')));
+  args.push(...extra);
   return launch('gearport', process.execPath, args, port, httpPort, options.env);
 }
 
