@@ -1,0 +1,111 @@
+/** Markdown rendering of bench results. */
+import type { CellResult, GearmanSectionResult, ServerResult } from './sections/gearman.js';
+import type { MeasuredLoad } from './load-runner.js';
+
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const mib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : 'n/a');
+const ratio = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : 'n/a');
+
+export function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function cell(server: ServerResult | undefined, scenario: string): CellResult | undefined {
+  return server?.cells.find((c) => c.scenario === scenario);
+}
+
+function loadOf(server: ServerResult | undefined, scenario: string): MeasuredLoad | undefined {
+  const load = cell(server, scenario)?.load;
+  // A cell with errors is not a valid figure to compare against.
+  return load !== undefined && load.errors === 0 ? load : undefined;
+}
+
+/** jobs/s, p50, p99 as three cells ('n/a' where missing, a note where failed). */
+function figures(server: ServerResult | undefined, scenario: string): string[] {
+  if (server === undefined) return ['n/a', 'n/a', 'n/a'];
+  if (server.skipped !== undefined) return [`n/a (${server.skipped})`, 'n/a', 'n/a'];
+  const c = cell(server, scenario);
+  if (c?.load === undefined) return [`failed`, 'n/a', 'n/a'];
+  const errors = c.load.errors > 0 ? ` (${c.load.errors} errors)` : '';
+  return [int(c.load.jobsPerSecond) + errors, int(c.load.latency.p50), int(c.load.latency.p99)];
+}
+
+/** The faster gearmand per scenario (issue 2: compare with the faster of default and -t 0). */
+function bestGearmand(result: GearmanSectionResult, scenario: string): ServerResult | undefined {
+  let best: ServerResult | undefined;
+  for (const server of result.servers) {
+    if (!server.id.startsWith('gearmand')) continue;
+    const load = loadOf(server, scenario);
+    if (load === undefined) continue;
+    const bestLoad = best && loadOf(best, scenario);
+    if (bestLoad === undefined || load.jobsPerSecond > bestLoad.jobsPerSecond) best = server;
+  }
+  return best;
+}
+
+export function renderGearman(result: GearmanSectionResult): string {
+  const gearport = result.servers.find((s) => s.id === 'gearport');
+  const comparison = result.scenarios.map((scenario) => {
+    const best = bestGearmand(result, scenario.id);
+    const theirs = loadOf(best, scenario.id);
+    const ours = loadOf(gearport, scenario.id);
+    const throughput = ours && theirs ? ours.jobsPerSecond / theirs.jobsPerSecond : NaN;
+    const p99 = ours && theirs ? ours.latency.p99 / theirs.latency.p99 : NaN;
+    // Targets of issue 2: at least 1.0x the throughput, p99 no worse.
+    const verdict = Number.isFinite(throughput) ? (throughput >= 1 && p99 <= 1 ? 'yes' : 'no') : 'n/a';
+    const which = best ? best.id.replace('gearmand-', '-') : '';
+    return [scenario.label, which, ...figures(best, scenario.id), ...figures(gearport, scenario.id), ratio(throughput), ratio(p99), verdict];
+  });
+  const raw = result.scenarios.map((scenario) => [
+    scenario.label,
+    ...result.servers.map((server) => {
+      const [rate, p50, p99] = figures(server, scenario.id);
+      const load = cell(server, scenario.id)?.load;
+      const cpu = load ? ` · cpu ${load.cpu.server.toFixed(2)}/${load.cpu.load.toFixed(2)}/${load.cpu.other.toFixed(2)}` : '';
+      return `${rate} · ${p50}/${p99}${cpu}`;
+    }),
+  ]);
+  const memory = result.servers.map((s) => [s.label, mib(s.peakRssBytes.foreground), mib(s.peakRssBytes.background)]);
+  const failures = result.servers.flatMap((s) =>
+    s.runs.filter((c) => c.error !== undefined || (c.load?.errors ?? 0) > 0).map((c) => `- ${s.label} ${c.scenario}: ${c.error ?? c.load?.errorNotes.join('; ')}`),
+  );
+  return [
+    '### Gearport vs gearmand (jobs/s; latency p50/p99 in µs; ratio = Gearport / faster gearmand)',
+    '',
+    table(
+      ['scenario', 'gearmand', 'jobs/s', 'p50', 'p99', 'gearport jobs/s', 'p50', 'p99', 'ratio jobs/s', 'ratio p99', 'target met'],
+      comparison,
+    ),
+    '',
+    'Background rows count JOB_CREATED/s; their latency is submit → JOB_CREATED with the window full (mostly queueing).',
+    '',
+    '### Raw figures (best of ' + result.repeat + '): jobs/s · p50/p99 µs · CPU cores used in the window by server/load generator/everything else',
+    '',
+    table(['scenario', ...result.servers.map((s) => s.label)], raw),
+    '',
+    '### Peak RSS of the server process (VmHWM; a fresh process per phase)',
+    '',
+    table(['server', 'foreground phase', 'background phase'], memory),
+    ...(failures.length > 0 ? ['', '### Errors', '', ...failures] : []),
+  ].join('\n');
+}
+
+/** Best-effort rendering of a result whose shape another module decides. */
+export function renderUnknown(rows: { label: string; result: unknown }[]): string {
+  const flat = rows.map(({ label, result }) => ({ label, fields: flatten(result) }));
+  const keys = [...new Set(flat.flatMap((r) => Object.keys(r.fields)))];
+  if (keys.length === 0 || keys.length > 12) return '```json\n' + JSON.stringify(rows, null, 2) + '\n```';
+  return table(['run', ...keys], flat.map((r) => [r.label, ...keys.map((k) => r.fields[k] ?? '')]));
+}
+
+function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (typeof value === 'number') {
+    out[prefix || 'value'] = Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2);
+  } else if (!Array.isArray(value) || value.length <= 8) {
+    out[prefix || 'value'] = JSON.stringify(value);
+  }
+  return out;
+}

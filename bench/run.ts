@@ -1,0 +1,70 @@
+/**
+ * `npm run bench` (issue 2): Gearport against gearmand on this machine, one run, one load
+ * generator. One function per section; each returns JSON-serialisable results and a
+ * markdown rendering. Progress goes to stderr, the report to stdout, and the raw results
+ * to dist/bench-results.json.
+ *
+ * Env: BENCH_SECONDS (window per cell, default 3), BENCH_WARMUP (default 0.5),
+ * BENCH_SECTIONS (gearman,client,store,http), BENCH_SERVERS (gearmand-t4,gearmand-t0,gearport),
+ * BENCH_LOAD_PROCESSES (1 or 2), BENCH_GEARPORT_ARGS, BENCH_STORES.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { cpus } from 'node:os';
+import { repoRoot } from '../test/helpers/servers.js';
+import { benchConfig, type BenchConfig } from './config.js';
+import { renderGearman, renderUnknown } from './report.js';
+import { gearmanSection, type GearmanSectionResult } from './sections/gearman.js';
+import { clientSection, type ClientSectionResult } from './sections/client.js';
+import { storeSection, type StoreSectionResult } from './sections/store.js';
+import { httpSection, type HttpSectionResult } from './sections/http.js';
+
+type Log = (line: string) => void;
+
+interface Section<R> {
+  readonly title: string;
+  run(config: BenchConfig, log: Log): Promise<R>;
+  render(result: R): string;
+}
+
+function renderRuns(result: { skipped?: string; runs?: { label: string; result?: unknown; error?: string }[] }): string {
+  if (result.skipped !== undefined) return `skipped: ${result.skipped}`;
+  const runs = result.runs ?? [];
+  const ok = runs.filter((r) => r.error === undefined).map((r) => ({ label: r.label, result: r.result }));
+  const failed = runs.filter((r) => r.error !== undefined).map((r) => `- ${r.label}: failed: ${r.error}`);
+  return [ok.length > 0 ? renderUnknown(ok) : '', ...failed].filter(Boolean).join('\n\n');
+}
+
+const sections: Record<string, Section<unknown>> = {
+  gearman: { title: 'Gearman protocol: Gearport vs gearmand', run: gearmanSection, render: (r) => renderGearman(r as GearmanSectionResult) },
+  client: { title: 'TypeScript client library round trips', run: clientSection, render: (r) => renderRuns(r as ClientSectionResult) },
+  store: { title: 'Durable store throughput', run: storeSection, render: (r) => renderRuns(r as StoreSectionResult) },
+  http: { title: 'HTTP front', run: httpSection, render: (r) => `skipped: ${(r as HttpSectionResult).skipped ?? ''}` },
+};
+
+async function main(): Promise<void> {
+  const config = benchConfig;
+  const log: Log = (line) => console.error(line);
+  const started = Date.now();
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
+  log(`bench: ${config.seconds} s per cell (+${config.warmupSeconds} s warm-up), sections ${config.sections.join(',')}, ${machine}`);
+  const results: Record<string, unknown> = {};
+  const rendered: string[] = [`## npm run bench — ${new Date().toISOString()}`, '', `${machine}; ${config.seconds} s per cell after ${config.warmupSeconds} s warm-up; load generator in ${config.loadProcesses} child process(es).`];
+  for (const name of config.sections) {
+    const section = sections[name];
+    if (section === undefined) throw new Error(`unknown section ${name} (known: ${Object.keys(sections).join(', ')})`);
+    log(`--- ${section.title}`);
+    const result = await section.run(config, log);
+    results[name] = result;
+    rendered.push('', `## ${section.title}`, '', section.render(result));
+  }
+  const elapsed = (Date.now() - started) / 1000;
+  rendered.push('', `Total bench time ${elapsed.toFixed(0)} s.`);
+  const file = resolve(repoRoot, config.resultsFile);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, config, elapsedSeconds: elapsed, results }, null, 2));
+  console.log(rendered.join('\n'));
+  log(`results written to ${config.resultsFile}`);
+}
+
+await main();
