@@ -218,9 +218,15 @@ export class PostgresStore extends BatchedStore {
     }
     let released = false;
     let timedOut = false;
+    // pg emits 'error' on a checked-out client whose connection dies; unhandled, that would
+    // crash the process. The pending query fails too, which is how the caller learns of it.
+    const ignoreConnectionError = (): void => {};
+    client.on('error', ignoreConnectionError);
     const release = (error?: Error): void => {
       if (released) return;
       released = true;
+      // A destroyed client keeps the listener: it may still report its socket closing.
+      if (!error) client.off('error', ignoreConnectionError);
       client.release(error ?? false);
     };
     const timer = setTimeout(() => {
