@@ -97,7 +97,20 @@ function buildProgram(): Command {
     .option('--max-queue <n>', 'default maxqueue of every function (0 = unlimited)', integer(0, 2 ** 31 - 1), d.defaultMaxQueue)
     .option('--max-job-memory <bytes>', 'workload bytes all jobs may hold in memory (0 = unlimited)', size, d.maxJobBytes)
     .option('--max-functions <n>', 'distinct function names kept (0 = unlimited)', integer(0, 10_000_000), d.maxFunctions)
-    .option('--shutdown-timeout <ms>', 'graceful shutdown waits this long for running jobs', integer(1, 2 ** 31 - 1), d.shutdownTimeoutMs);
+    .option('--shutdown-timeout <ms>', 'graceful shutdown waits this long for running jobs', integer(1, 2 ** 31 - 1), d.shutdownTimeoutMs)
+    // limits of the HTTP front
+    .option('--http-max-header-size <bytes>', 'request line plus headers (431 beyond)', size, d.httpMaxHeaderBytes)
+    .option('--http-max-url <bytes>', 'request target length (414 beyond)', size, d.httpMaxUrlBytes)
+    .option('--http-max-body <bytes>', 'request body size (413 beyond)', size, d.httpMaxBodyBytes)
+    .option('--http-headers-timeout <ms>', 'time to receive request headers (408 beyond)', integer(1, 2 ** 31 - 1), d.httpHeadersTimeoutMs)
+    .option('--http-request-timeout <ms>', 'time to receive a whole request (408 beyond)', integer(1, 2 ** 31 - 1), d.httpRequestTimeoutMs)
+    .option('--http-keepalive-timeout <ms>', 'idle keep-alive connections are closed after this long', integer(1, 2 ** 31 - 1), d.httpKeepAliveTimeoutMs)
+    .option('--http-max-requests-per-connection <n>', 'requests per HTTP connection (0 = unlimited)', integer(0, 2 ** 31 - 1), d.httpMaxRequestsPerConnection)
+    .option('--http-max-connections <n>', 'open HTTP connections (503 beyond)', integer(1, 10_000_000), d.httpMaxConnections)
+    .option('--http-max-connections-per-address <n>', 'open HTTP connections from one address (0 = no limit)', integer(0, 10_000_000), d.httpMaxConnectionsPerAddress)
+    .option('--http-max-waits-per-address <n>', 'foreground HTTP jobs awaited at once per address (429 beyond; 0 = no limit)', integer(0, 10_000_000), d.httpMaxWaitsPerAddress)
+    .option('--http-wait-timeout <ms>', 'how long a foreground HTTP caller waits for its result (504 beyond)', integer(1, 2 ** 31 - 1), d.httpWaitTimeoutMs)
+    .option('--http-max-wait-timeout <ms>', 'upper bound of the X-Gearman-Timeout request header', integer(1, 2 ** 31 - 1), d.httpMaxWaitTimeoutMs);
   return program;
 }
 
@@ -187,6 +200,18 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.maxJobBytes = o.maxJobMemory;
   config.maxFunctions = o.maxFunctions;
   config.shutdownTimeoutMs = o.shutdownTimeout;
+  config.httpMaxHeaderBytes = o.httpMaxHeaderSize;
+  config.httpMaxUrlBytes = o.httpMaxUrl;
+  config.httpMaxBodyBytes = o.httpMaxBody;
+  config.httpHeadersTimeoutMs = o.httpHeadersTimeout;
+  config.httpRequestTimeoutMs = o.httpRequestTimeout;
+  config.httpKeepAliveTimeoutMs = o.httpKeepaliveTimeout;
+  config.httpMaxRequestsPerConnection = o.httpMaxRequestsPerConnection;
+  config.httpMaxConnections = o.httpMaxConnections;
+  config.httpMaxConnectionsPerAddress = o.httpMaxConnectionsPerAddress;
+  config.httpMaxWaitsPerAddress = o.httpMaxWaitsPerAddress;
+  config.httpWaitTimeoutMs = o.httpWaitTimeout;
+  config.httpMaxWaitTimeoutMs = o.httpMaxWaitTimeout;
   try {
     validateConfig(config);
   } catch (err) {

@@ -76,6 +76,32 @@ export interface GearportConfig {
   maxFunctions: number;
   /** Graceful shutdown waits this long for running jobs before closing anyway. */
   shutdownTimeoutMs: number;
+
+  // ---- limits of the HTTP front (gearmand has none: gearman-spec 3.6, 7 B9) ----
+  /** Request line plus headers, bytes; more is refused with 431 (414 when the line alone is too long). */
+  httpMaxHeaderBytes: number;
+  /** Request target (path and query), bytes; longer is refused with 414. */
+  httpMaxUrlBytes: number;
+  /** Request body, bytes: refused with 413 from Content-Length before any body byte is read. */
+  httpMaxBodyBytes: number;
+  /** Time to receive a request's headers; slower senders get 408 and are cut off (at most httpRequestTimeoutMs). */
+  httpHeadersTimeoutMs: number;
+  /** Time to receive a whole request (headers and body); slower senders get 408. */
+  httpRequestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  httpKeepAliveTimeoutMs: number;
+  /** Requests served on one connection before it is closed; 0 = unlimited. */
+  httpMaxRequestsPerConnection: number;
+  /** Open HTTP connections; more are answered 503 and closed. */
+  httpMaxConnections: number;
+  /** Open HTTP connections from one address; 0 = no per-address limit. */
+  httpMaxConnectionsPerAddress: number;
+  /** Foreground HTTP jobs awaited at once by one address (429 beyond); 0 = no limit. */
+  httpMaxWaitsPerAddress: number;
+  /** How long a foreground HTTP caller waits for its result before 504. */
+  httpWaitTimeoutMs: number;
+  /** Upper bound of the per-request X-Gearman-Timeout header. */
+  httpMaxWaitTimeoutMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -115,6 +141,18 @@ export function defaultConfig(): GearportConfig {
     maxJobBytes: 1024 * MiB,
     maxFunctions: 10_000,
     shutdownTimeoutMs: 30_000,
+    httpMaxHeaderBytes: 16 * 1024,
+    httpMaxUrlBytes: 8 * 1024,
+    httpMaxBodyBytes: 1 * MiB,
+    httpHeadersTimeoutMs: 10_000,
+    httpRequestTimeoutMs: 30_000,
+    httpKeepAliveTimeoutMs: 5_000,
+    httpMaxRequestsPerConnection: 10_000,
+    httpMaxConnections: 10_000,
+    httpMaxConnectionsPerAddress: 1_000,
+    httpMaxWaitsPerAddress: 1_000,
+    httpWaitTimeoutMs: 30_000,
+    httpMaxWaitTimeoutMs: 300_000,
   };
 }
 
@@ -146,6 +184,10 @@ export function validateConfig(config: GearportConfig): GearportConfig {
   }
   for (const name of ['maxPacketSize', 'maxAdminLineLength', 'maxConnections', 'outputHighWaterMark', 'maxOutputBuffer', 'silentConnectionTimeoutMs', 'backlog', 'storeTimeoutMs', 'shutdownTimeoutMs'] as const) positive(name);
   for (const name of ['jobRetries', 'workerWakeup', 'defaultMaxQueue', 'maxJobBytes', 'maxFunctions', 'maxConnectionsPerAddress', 'threads'] as const) nonNegative(name);
+  for (const name of ['httpMaxHeaderBytes', 'httpMaxUrlBytes', 'httpMaxBodyBytes', 'httpHeadersTimeoutMs', 'httpRequestTimeoutMs', 'httpKeepAliveTimeoutMs', 'httpMaxConnections', 'httpWaitTimeoutMs', 'httpMaxWaitTimeoutMs'] as const) positive(name);
+  for (const name of ['httpMaxRequestsPerConnection', 'httpMaxConnectionsPerAddress', 'httpMaxWaitsPerAddress'] as const) nonNegative(name);
+  if (config.httpWaitTimeoutMs > config.httpMaxWaitTimeoutMs) throw new ConfigError('httpWaitTimeoutMs must not exceed httpMaxWaitTimeoutMs');
+  if (config.httpMaxUrlBytes > config.httpMaxHeaderBytes) throw new ConfigError('httpMaxUrlBytes must not exceed httpMaxHeaderBytes');
   if (config.jobRetries > 255) throw new ConfigError(`jobRetries must be 0-255, got ${config.jobRetries}`);
   if (config.workerWakeup > 255) throw new ConfigError(`workerWakeup must be 0-255, got ${config.workerWakeup}`);
   if (config.maxOutputBuffer < config.maxPacketSize) {
