@@ -182,7 +182,8 @@ export class GearSession implements PeerListener {
 
   /** Answer malformed input with an ERROR packet, then close (nothing more is read). */
   private fatal(code: string, text: string): void {
-    this.send(encodePacket(T.ERROR, [code, text]));
+    // An overlong admin line is answered in the admin protocol's own words.
+    this.send(code === 'LINE_TOO_LONG' ? Buffer.from(`ERR ${code} ${text.replace(/ /g, '+')}\r\n`) : encodePacket(T.ERROR, [code, text]));
     this.flush();
     this.closing = true;
     this.socket.end();

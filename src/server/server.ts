@@ -70,7 +70,8 @@ export async function startGearport(config: GearportConfig, logger?: Logger): Pr
       pid: process.pid,
       version: VERSION,
       verbose: config.verbose,
-      shutdown: (graceful) => void stop(graceful),
+      // After the OK reply has been flushed (replies go out at the end of the tick).
+      shutdown: (graceful) => void setTimeout(() => void stop(graceful), 20),
     },
     log: (level, message, detail) => log[level](detail ?? {}, message),
   };

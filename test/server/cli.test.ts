@@ -1,0 +1,149 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { encodeRequest, PacketType as T } from '../../src/protocol/index.js';
+import { AdminPeer, ScriptedPeer } from '../helpers/scripted-peer.js';
+import { freePort, gearportCli, startGearport } from '../helpers/servers.js';
+
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [gearportCli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20000 });
+}
+
+test('--help and --version print and exit 0', () => {
+  const help = runCli(['--help']);
+  assert.equal(help.status, 0);
+  for (const flag of ['--port', '--listen', '--job-retries', '--worker-wakeup', '--round-robin', '--job-handle-prefix', '--http-port', '--queue-type', '--max-packet-size']) {
+    assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
+  }
+  const version = runCli(['--version']);
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^gearport \d+\.\d+\.\d+/);
+});
+
+test('an unknown flag or an invalid value prints a clear message and exits 2', () => {
+  for (const [args, pattern] of [
+    [['--bogus'], /unknown option '--bogus'/],
+    [['--port', 'abc'], /expected an integer/],
+    [['--job-retries', '999'], /from 0 to 255/],
+    [['--verbose', 'LOUD'], /Allowed choices are FATAL/],
+    [['-v'], /deprecated/],
+    [['--queue-type', 'mysql'], /Allowed choices/],
+    [['--max-output-buffer', '1k', '--max-packet-size', '1m'], /maxOutputBuffer must be at least maxPacketSize/],
+  ] as const) {
+    const r = runCli([...args]);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+  }
+  assert.equal(runCli(['--check-args', '-p', '4730']).status, 0);
+});
+
+test('a config file supplies options in command-line syntax', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gearport-cli-'));
+  const file = join(dir, 'gearport.conf');
+  writeFileSync(file, '--job-retries=3 # comment\n--bogus-option\n');
+  const r = runCli(['--config-file', file, '--check-args']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /bogus-option/);
+});
+
+test('SIGTERM stops the server cleanly; the pid file is written and removed', async () => {
+  const pidFile = join(mkdtempSync(join(tmpdir(), 'gearport-pid-')), 'gearport.pid');
+  const server = await startGearport({ args: ['--pid-file', pidFile] });
+  assert.equal(readFileSync(pidFile, 'utf8').trim(), String(server.pid));
+  const exited = new Promise<number | null>((resolve) => server.process.once('exit', (code) => resolve(code)));
+  server.process.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.equal(existsSync(pidFile), false);
+});
+
+test('GEARMAND_PORT sets the port when --port is not given, as in gearmand', async () => {
+  const port = await freePort();
+  const r = runCli(['--check-args'], { GEARMAND_PORT: String(port) });
+  assert.equal(r.status, 0);
+  const bad = runCli(['--check-args'], { GEARMAND_PORT: 'x' });
+  assert.notEqual(bad.status, 0);
+});
+
+test('graceful shutdown (SIGUSR1) waits for the running job, then exits', async () => {
+  const server = await startGearport();
+  const worker = await ScriptedPeer.connect(server.port, 'worker');
+  const client = await ScriptedPeer.connect(server.port, 'client');
+  worker.send(T.CAN_DO, ['slow']);
+  client.send(T.SUBMIT_JOB, ['slow', '', Buffer.from('x')]);
+  const created = await client.expect(T.JOB_CREATED);
+  worker.send(T.GRAB_JOB);
+  const assigned = await worker.expect(T.JOB_ASSIGN);
+  const exited = new Promise<number | null>((resolve) => server.process.once('exit', (code) => resolve(code)));
+  server.process.kill('SIGUSR1');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(server.process.exitCode, null, 'still running while a job runs');
+  worker.send(T.WORK_COMPLETE, [assigned.fields[0]!, Buffer.from('done')]);
+  const complete = await client.expect(T.WORK_COMPLETE);
+  assert.deepEqual(complete.fields, [created.fields[0], 'done']);
+  assert.equal(await exited, 0);
+  await worker.close();
+  await client.close();
+});
+
+test('admin "shutdown" from loopback stops the server', async () => {
+  const server = await startGearport();
+  const admin = await AdminPeer.connect(server.port);
+  const exited = new Promise<number | null>((resolve) => server.process.once('exit', (code) => resolve(code)));
+  assert.equal(await admin.command('shutdown\r\n', 'line'), 'OK\r\n');
+  assert.equal(await exited, 0);
+});
+
+test('limits: an oversize packet gets ERROR then close; an overlong admin line gets ERR then close; others carry on', async () => {
+  const server = await startGearport({ args: ['--max-packet-size', '1k', '--max-admin-line', '64'] });
+  try {
+    const bystander = await ScriptedPeer.connect(server.port, 'bystander');
+    const big = await ScriptedPeer.connect(server.port, 'big');
+    big.sendRaw(encodeRequest(T.SUBMIT_JOB, ['f', '', Buffer.alloc(2048)]));
+    const err = await big.expect(T.ERROR);
+    assert.equal(err.fields[0], 'ARGUMENT_TOO_LARGE');
+    await big.expectClose();
+    const admin = await AdminPeer.connect(server.port);
+    assert.match(await admin.command('x'.repeat(200), 'line'), /^ERR LINE_TOO_LONG /);
+    bystander.send(T.ECHO_REQ, [Buffer.from('still here')]);
+    assert.deepEqual((await bystander.expect(T.ECHO_RES)).fields, ['still here']);
+    await bystander.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a connection that never sends a byte is closed after --silent-timeout', async () => {
+  const server = await startGearport({ args: ['--silent-timeout', '300'] });
+  try {
+    const silent = await ScriptedPeer.connect(server.port, 'silent');
+    const started = Date.now();
+    await silent.expectClose(5000);
+    assert.ok(Date.now() - started >= 250);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('an epoch job wakes a sleeping worker at its time, with no other traffic', async () => {
+  const server = await startGearport();
+  try {
+    const worker = await ScriptedPeer.connect(server.port, 'worker');
+    const client = await ScriptedPeer.connect(server.port, 'client');
+    worker.send(T.CAN_DO, ['later']);
+    worker.send(T.PRE_SLEEP);
+    const when = Math.floor(Date.now() / 1000) + 2;
+    client.send(T.SUBMIT_JOB_EPOCH, ['later', '', String(when), Buffer.from('x')]);
+    await client.expect(T.JOB_CREATED);
+    await worker.expect(T.NOOP, 6000);
+    assert.ok(Date.now() >= (when - 1) * 1000);
+    worker.send(T.GRAB_JOB);
+    assert.equal((await worker.expect(T.JOB_ASSIGN)).fields[2], 'x');
+    await worker.close();
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
