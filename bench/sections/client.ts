@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { startGearmand, startGearport, gearportCli, type RunningServer } from '../../test/helpers/servers.js';
+import { startGearmand, gearportCli, type RunningServer } from '../../test/helpers/servers.js';
+import { startGearportIsolated } from '../servers.js';
 import type { BenchConfig } from '../config.js';
 import { runModuleInChild } from '../load-runner.js';
 import { benchDir, loadOptional } from './optional-module.js';
@@ -23,7 +24,7 @@ export async function clientSection(config: BenchConfig, log: (line: string) => 
   if (loaded.module === undefined) return { skipped: loaded.missing, runs: [] };
   if (typeof loaded.module.clientRoundTrips !== 'function') return { skipped: `${MODULE} does not export clientRoundTrips`, runs: [] };
   const servers: { label: string; start: () => Promise<RunningServer> }[] = [{ label: 'gearmand -t 4', start: () => startGearmand() }];
-  if (existsSync(gearportCli)) servers.push({ label: 'gearport', start: () => startGearport({ args: [...config.gearportArgs] }) });
+  if (existsSync(gearportCli)) servers.push({ label: 'gearport', start: () => startGearportIsolated([...config.gearportArgs]) });
   const runs: ClientSectionResult['runs'] = [];
   for (const { label, start } of servers) {
     const server = await start();

@@ -12,7 +12,8 @@
  * The load process CPU share is reported per cell so a saturated generator is visible.
  */
 import { existsSync } from 'node:fs';
-import { startGearmand, startGearport, gearportCli, type RunningServer } from '../../test/helpers/servers.js';
+import { startGearmand, gearportCli, type RunningServer } from '../../test/helpers/servers.js';
+import { startGearportIsolated } from '../servers.js';
 import { benchConfig, type BenchConfig } from '../config.js';
 import { runInOneProcess, runInTwoProcesses, type MeasuredLoad } from '../load-runner.js';
 import { peakRssBytes } from '../proc.js';
@@ -54,16 +55,25 @@ export interface GearmanSectionResult {
 interface ServerSpec {
   readonly id: string;
   readonly label: string;
+  /** Phases it runs in (a variant that only differs for background jobs skips foreground). */
+  readonly phases: readonly Scenario['kind'][];
   start(): Promise<RunningServer>;
   /** A reason to skip, or undefined when the server can run. */
   missing(): string | undefined;
 }
 
+const gearmandMissing = () => (existsSync('/usr/sbin/gearmand') ? undefined : '/usr/sbin/gearmand missing');
+const gearportMissing = () => (existsSync(gearportCli) ? undefined : 'dist/src/cli.js missing');
+
+const both = ['foreground', 'background'] as const;
 const serverSpecs = (config: BenchConfig): ServerSpec[] => [
   // gearmand's default is 4 I/O threads; no -t passed so "default" means what users get.
-  { id: 'gearmand-t4', label: 'gearmand -t 4 (default)', start: () => startGearmand(), missing: () => (existsSync('/usr/sbin/gearmand') ? undefined : '/usr/sbin/gearmand missing') },
-  { id: 'gearmand-t0', label: 'gearmand -t 0', start: () => startGearmand({ args: ['-t', '0'] }), missing: () => (existsSync('/usr/sbin/gearmand') ? undefined : '/usr/sbin/gearmand missing') },
-  { id: 'gearport', label: 'gearport', start: () => startGearport({ args: [...config.gearportArgs] }), missing: () => (existsSync(gearportCli) ? undefined : 'dist/src/cli.js missing') },
+  { id: 'gearmand-t4', label: 'gearmand -t 4 (default)', phases: both, start: () => startGearmand(), missing: gearmandMissing },
+  { id: 'gearmand-t0', label: 'gearmand -t 0', phases: both, start: () => startGearmand({ args: ['-t', '0'] }), missing: gearmandMissing },
+  // Gearport as users get it: background jobs durable in SQLite (gearmand's default keeps them in memory only).
+  { id: 'gearport', label: 'gearport', phases: both, start: () => startGearportIsolated([...config.gearportArgs]), missing: gearportMissing },
+  // Like for like with gearmand's default builtin queue; only background jobs touch the store.
+  { id: 'gearport-memory', label: 'gearport -q memory', phases: ['background'], start: () => startGearportIsolated(['-q', 'memory', ...config.gearportArgs]), missing: gearportMissing },
 ];
 
 export function scenarios(config: BenchConfig): Scenario[] {
@@ -173,7 +183,7 @@ export async function gearmanSection(config: BenchConfig = benchConfig, log: (li
   // Foreground: every server up at once (idle ones use no CPU) and the servers interleaved
   // cell by cell, rotating who goes first, so drifting load on a shared machine hits all alike.
   if (foreground.length > 0 && active.length > 0) {
-    const running = await startAll(active, log);
+    const running = await startAll(active.filter((spec) => spec.phases.includes('foreground')), log);
     try {
       for (let rep = 0; rep < config.repeat; rep++) {
         for (const [index, scenario] of foreground.entries()) {
@@ -191,7 +201,7 @@ export async function gearmanSection(config: BenchConfig = benchConfig, log: (li
   // Background: with no worker the jobs pile up; a fresh server per run drains them by exiting.
   for (let rep = 0; rep < config.repeat; rep++) {
     for (const scenario of background) {
-      for (const spec of rotate(active, rep)) {
+      for (const spec of rotate(active.filter((spec) => spec.phases.includes('background')), rep)) {
         const [entry] = await startAll([spec], log);
         try {
           runs.get(spec.id)!.push(await measure(entry!, scenario, config, log));
