@@ -7,7 +7,10 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface TcpProxy {
   readonly port: number;
-  /** Stop forwarding and drop bytes silently; connections stay open (a hung server). */
+  /**
+   * Stop forwarding while on; bytes wait in the socket buffers and flow again when off, like
+   * a server that hangs (SIGSTOP) and then resumes. Connections stay open.
+   */
   blackhole(on: boolean): void;
   /** Close the listener and every connection (a stopped server). */
   stop(): Promise<void>;
@@ -26,12 +29,12 @@ export async function startTcpProxy(targetPort: number, listenPort = 0): Promise
         outbound.destroy();
       });
     }
-    inbound.on('data', (chunk) => {
-      if (!silent) outbound.write(chunk);
-    });
-    outbound.on('data', (chunk) => {
-      if (!silent) inbound.write(chunk);
-    });
+    inbound.on('data', (chunk) => outbound.write(chunk));
+    outbound.on('data', (chunk) => inbound.write(chunk));
+    if (silent) {
+      inbound.pause();
+      outbound.pause();
+    }
     inbound.on('end', () => outbound.end());
     outbound.on('end', () => inbound.end());
   });
@@ -45,6 +48,10 @@ export async function startTcpProxy(targetPort: number, listenPort = 0): Promise
     port,
     blackhole(on) {
       silent = on;
+      for (const socket of sockets) {
+        if (on) socket.pause();
+        else socket.resume();
+      }
     },
     stop() {
       for (const socket of sockets) socket.destroy();
