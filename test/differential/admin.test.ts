@@ -3,7 +3,20 @@
  * line endings (gearman-spec 2.2, group A item 8). Handles, fds, pids and versions normalized.
  */
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { differential, T } from './harness.js';
+import { sortListing } from '../helpers/normalize.js';
+
+function exitOf(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server still running ${timeoutMs} ms after shutdown`)), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 differential('admin text protocol', (scenario) => {
   scenario('status: total (queued + running), running, workers per function', async (t) => {
@@ -52,17 +65,24 @@ differential('admin text protocol', (scenario) => {
     assert.equal(await t.admin('show\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshow\r\n');
     assert.equal(await t.admin('show foo\r\n', 'line'), 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n');
     assert.equal(await t.admin('show unique foo\r\n', 'line'), 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n');
-    // A client that disconnects leaves its queued foreground jobs flagged ignore (spec 1.8).
+    // A client that disconnects abandons its queued foreground jobs.
     await c.close();
     const observer = await t.newAdmin();
+    const expected = t.per({
+      // gearman-spec 1.8: gearmand keeps them, flagged ignore, until a worker's grab meets them.
+      gearmand: '<H1>\t0\t0\t1\n<H2>\t0\t1\t0\n<H3>\t0\t1\t0\n<H4>\t0\t1\t0\n.\n',
+      // Gearport withdraws a queued foreground job nobody waits for at once (deliberate,
+      // src/engine/engine.ts detachJob; spec 7 group B item 5 abandoned-job quirks).
+      gearport: '<H1>\t0\t0\t1\n.\n',
+    });
     let listing = '';
     // No event tells when the server has processed the close: poll, bounded to ~2 s.
-    for (let i = 0; i < 100; i++) {
-      listing = t.names.normalize(await observer.command('show jobs\r\n', 'listing'));
-      if (!listing.includes('\t0\t0\t0')) break;
-      await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && listing !== expected; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 20));
+      listing = sortListing(t.names.normalize(await observer.command('show jobs\r\n', 'listing')));
     }
-    assert.equal([...listing.split('\n')].sort().join('\n'), ['', '.', '<H1>\t0\t0\t1', '<H2>\t0\t1\t0', '<H3>\t0\t1\t0', '<H4>\t0\t1\t0'].join('\n'));
+    assert.equal(listing, expected);
+    assert.equal(await t.listing('status\r\n'), t.per({ gearmand: 'f\t4\t0\t0\n.\n', gearport: 'f\t1\t0\t0\n.\n' }));
   });
 
   scenario('cancel job: WORK_FAIL to attached clients, OK; unknown and malformed forms', async (t) => {
@@ -85,7 +105,7 @@ differential('admin text protocol', (scenario) => {
     assert.equal(await t.admin('cancel job\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandcancel\r\n');
   });
 
-  scenario('cancel job of a running job: WORK_FAIL now, the worker may still complete', async (t) => {
+  scenario('cancel job of a running job: WORK_FAIL now; what the worker sends later', async (t) => {
     const c = await t.peer('client');
     t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
     await t.expect(c, 'JOB_CREATED <H1>');
@@ -94,8 +114,18 @@ differential('admin text protocol', (scenario) => {
     await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
     assert.equal(await t.admin(`CANCEL JOB ${t.names.handleOf('<H1>')}\r\n`, 'line'), 'OK\r\n');
     await t.expect(c, 'WORK_FAIL <H1>');
+    t.send(w, T.WORK_DATA, ['<H1>', 'more']);
     t.send(w, T.WORK_COMPLETE, ['<H1>', 'late']);
-    await t.expect(c, 'WORK_COMPLETE <H1>\0late');
+    await t.expectNothing(w, 'the worker still holds the cancelled job');
+    if (t.kind === 'gearmand') {
+      // gearman-spec 2.2: clients stay attached after cancel and hear the rest.
+      await t.expect(c, 'WORK_DATA <H1>\0more');
+      await t.expect(c, 'WORK_COMPLETE <H1>\0late');
+    } else {
+      // Gearport detaches clients on cancel: a WORK_FAIL is their last word on the job
+      // (deliberate: src/engine/engine.ts cancel).
+      await t.expectNothing(c, 'after WORK_FAIL of a cancelled job');
+    }
     assert.equal(await t.listing('show jobs\r\n'), '.\n');
   });
 
@@ -176,10 +206,47 @@ differential('admin text protocol', (scenario) => {
     assert.equal(await t.admin('foo\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandfoo\r\n');
     assert.equal(await t.admin('foo bar baz\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandfoo\r\n');
     assert.equal(await t.admin('\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+command\r\n');
-    assert.equal(await t.admin('shutdown\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshutdown\r\n');
-    assert.equal(await t.admin('shutdown graceful\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshutdown\r\n');
+    assert.equal(await t.admin('shutdow\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshutdow\r\n');
     // The server is still up and answering.
     assert.equal(await t.listing('status\r\n'), '.\n');
+  });
+
+  scenario('shutdown: removed from gearmand 1.1.15, kept by Gearport for loopback peers', async (t) => {
+    if (t.kind === 'gearmand') {
+      assert.equal(await t.admin('shutdown\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshutdown\r\n');
+      assert.equal(await t.admin('shutdown graceful\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandshutdown\r\n');
+      assert.equal(await t.listing('status\r\n'), '.\n');
+    } else {
+      // gearman-spec 2.2 (shutdown removed in 1.1.15); Gearport keeps it for loopback and
+      // admin identities (deliberate: src/engine/admin.ts): OK, then the process exits.
+      assert.equal(await t.admin('shutdown now\r\n', 'line'), 'ERR UNKNOWN_ARGS\r\n');
+      assert.equal(await t.admin('shutdown\r\n', 'line'), 'OK\r\n');
+      await exitOf(t.server.process, 10_000);
+    }
+  });
+
+  scenario('more than 5 tokens on an admin line', async (t) => {
+    const a = await t.newAdmin();
+    if (t.kind === 'gearmand') {
+      // gearman-spec 2.1: a sixth token drops the connection without a reply.
+      await assert.rejects(a.command('status a b c d e\r\n', 'line'), /closed while waiting/);
+    } else {
+      // Gearport answers an ERR line and keeps the connection (spec 7 group B item 1).
+      assert.equal(await a.command('status a b c d e\r\n', 'line'), 'ERR TOO_MANY_ARGUMENTS At+most+5+tokens+per+command\r\n');
+      assert.equal(await a.command('status\r\n', 'listing'), '.\n');
+    }
+    // Five tokens are fine (extra arguments are ignored by status).
+    assert.equal(await t.listing('status a b c d\r\n'), '.\n');
+  });
+
+  scenario('drop function with queued jobs', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    // gearman-spec 7 group B item 6: gearmand frees the function and strands its jobs;
+    // Gearport refuses while jobs are queued.
+    assert.equal(await t.admin('drop function f\r\n', 'line'), t.per({ gearmand: 'OK\r\n', gearport: 'ERR there are still queued jobs\r\n' }));
+    assert.equal(await t.listing('status\r\n'), t.per({ gearmand: '.\n', gearport: 'f\t1\t0\t0\n.\n' }));
   });
 
   scenario('--job-handle-prefix replaces the whole handle prefix', async (t) => {

@@ -49,10 +49,14 @@ export class ScenarioContext {
     return p;
   }
 
-  /** A worker connection registered for `functions` (CAN_DO each, in order). */
+  /**
+   * A worker connection registered for `functions` (CAN_DO each, in order). An ECHO barrier
+   * makes sure the server has processed the registrations before other connections act.
+   */
   async worker(name: string, ...functions: string[]): Promise<ScriptedPeer> {
     const w = await this.peer(name);
     for (const f of functions) w.send(PacketType.CAN_DO, [f]);
+    await this.expectNothing(w, 'after CAN_DO');
     return w;
   }
 
