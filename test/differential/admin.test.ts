@@ -93,6 +93,16 @@ differential('admin text protocol', (scenario) => {
     await t.expect(c, 'JOB_CREATED <H2>');
     assert.equal(await t.admin(`cancel job ${t.names.handleOf('<H1>')}\r\n`, 'line'), 'OK\r\n');
     await t.expect(c, 'WORK_FAIL <H1>');
+    assert.equal(
+      await t.listing('show jobs\r\n'),
+      t.per({
+        // gearman-spec 2.2: gearmand flags the queued job ignore and keeps it until selected.
+        gearmand: '<H1>\t0\t1\t0\n<H2>\t0\t0\t1\n.\n',
+        // Gearport removes a cancelled queued job at once (deliberate, src/engine/engine.ts cancel).
+        gearport: '<H2>\t0\t0\t1\n.\n',
+      }),
+    );
+    assert.equal(await t.admin(`cancel job ${t.names.handleOf('<H1>')}\r\n`, 'line'), t.per({ gearmand: 'OK\r\n', gearport: 'ERR UNKNOWN_JOB\r\n' }));
     // The cancelled job is discarded when selected: the worker gets the next one.
     const w = await t.worker('worker', 'f');
     t.send(w, T.GRAB_JOB);

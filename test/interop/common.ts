@@ -22,12 +22,12 @@ type InteropTest = (t: InteropContext) => Promise<void>;
  * Declare tests that run against every server kind, each on a fresh server. `skipTool` is the
  * result of `skipUnless(tool)` for the third-party tool the suite needs.
  */
-export function interop(title: string, skipTool: string | false, define: (it: (name: string, run: InteropTest, args?: string[]) => void) => void): void {
+export function interop(title: string, skipTool: string | false, define: (it: (name: string, run: InteropTest, args?: string[] | Partial<Record<ServerKind, string[]>>) => void) => void): void {
   for (const { kind, skip } of serverKinds()) {
     describe(`${title} [${kind}]`, { skip: skipTool || skip }, () => {
       define((name, run, args = []) => {
         test(name, { timeout: 60_000 }, async () => {
-          const server = await startServer(kind, { args });
+          const server = await startServer(kind, { args: Array.isArray(args) ? args : (args[kind] ?? []) });
           let adminPeer: AdminPeer | undefined;
           const ctx: InteropContext = {
             kind,
