@@ -31,7 +31,12 @@ export type ChildMessage =
 
 export type ParentMessage = { readonly type: 'stop' };
 
+/** To the parent over IPC; run by hand (no IPC channel), results print as JSON lines. */
 function send(message: ChildMessage): Promise<void> {
+  if (process.send === undefined) {
+    if (message.type !== 'phase') console.log(JSON.stringify(message));
+    return Promise.resolve();
+  }
   return new Promise((resolve) => process.send!(message, undefined, {}, () => resolve()));
 }
 
@@ -87,6 +92,6 @@ try {
 } catch (err) {
   await send({ type: 'failed', message: (err as Error).stack ?? String(err) });
 }
-process.disconnect();
+if (process.connected) process.disconnect();
 // Sockets are destroyed by now; exit anyway in case a module under test left a handle open.
 setTimeout(() => process.exit(0), 200).unref();
