@@ -1,2 +1,5 @@
-// Installs the HTTP front into the server when it is built (src/server/http/). Empty until then.
-export {};
+// Installs the HTTP front (src/server/http/) into the server: --http-port or -r http opens it.
+import { registerHttpFront } from './server.js';
+import { createHttpFront } from './http/front.js';
+
+registerHttpFront(createHttpFront);

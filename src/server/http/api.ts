@@ -1,0 +1,120 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JobStatus } from '../../engine/types.js';
+import { isLoopback } from '../gear-listener.js';
+import { VERSION } from '../version.js';
+import type { HttpContext } from './context.js';
+import { HttpErrors } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { sendError, sendJson } from './respond.js';
+
+/** Every extra route lives under this prefix; a Gearman function name starting with it is not reachable over HTTP. */
+export const API_PREFIX = '_gearport';
+
+/** The reserved routes and their methods (the OpenAPI document is checked against this in a test). */
+export const apiRoutes = {
+  '/_gearport/health': ['GET', 'HEAD'],
+  '/_gearport/openapi.json': ['GET', 'HEAD'],
+  '/_gearport/functions': ['GET', 'HEAD'],
+  '/_gearport/workers': ['GET', 'HEAD'],
+  '/_gearport/jobs/{handle}': ['GET', 'HEAD', 'DELETE'],
+  '/_gearport/uniques/{unique}': ['GET', 'HEAD'],
+} as const satisfies Record<string, readonly string[]>;
+
+let openApiBody: Buffer | undefined;
+
+/**
+ * Route `rest`, the path after `_gearport`, to the read-only admin API, the health check and
+ * job status and cancel. Health answers without authentication.
+ */
+export function handleApiRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, rest: string, method: string): void {
+  req.resume(); // no API route takes a body
+  const q = rest.indexOf('?');
+  const path = q === -1 ? rest : rest.slice(0, q);
+  const slash = path.indexOf('/', 1);
+  const first = slash === -1 ? path : path.slice(0, slash);
+  const param = slash === -1 ? undefined : path.slice(slash + 1);
+  const head = method === 'HEAD';
+  const allow = (template: keyof typeof apiRoutes) => {
+    if ((apiRoutes[template] as readonly string[]).includes(method)) return true;
+    sendError(res, HttpErrors.methodNotAllowed, false, ['Allow', apiRoutes[template].join(', ')]);
+    return false;
+  };
+
+  switch (first) {
+    case '/health':
+      if (param !== undefined || !allow('/_gearport/health')) break;
+      // 503 while stopping, so load balancers drain this server.
+      if (ctx.engine.shuttingDown) return sendJson(res, 503, { status: 'stopping', version: VERSION }, head);
+      return sendJson(res, 200, { status: 'ok', version: VERSION }, head);
+    case '/openapi.json':
+      if (param !== undefined || !allow('/_gearport/openapi.json')) break;
+      openApiBody ??= Buffer.from(JSON.stringify(openApiDocument(VERSION), null, 2) + '\n');
+      res.writeHead(200, ['Content-Type', 'application/json', 'Content-Length', String(openApiBody.length)]);
+      res.end(head ? undefined : openApiBody);
+      return;
+    case '/functions':
+      if (param !== undefined || !allow('/_gearport/functions')) break;
+      return sendJson(res, 200, { functions: functionsListing(ctx) }, head);
+    case '/workers':
+      if (param !== undefined || !allow('/_gearport/workers')) break;
+      return sendJson(res, 200, { workers: workersListing(ctx) }, head);
+    case '/jobs': {
+      if (param === undefined || param === '' || param.includes('/')) break;
+      if (!allow('/_gearport/jobs/{handle}')) return;
+      const handle = decodeParam(param);
+      if (handle === undefined) return sendError(res, HttpErrors.badRequest);
+      if (method === 'DELETE') return cancelJob(ctx, req, res, handle);
+      const status = ctx.engine.status(handle);
+      if (!status.known) return sendError(res, HttpErrors.jobNotFound);
+      return sendJson(res, 200, { handle, ...statusJson(status) }, head);
+    }
+    case '/uniques': {
+      if (param === undefined || param === '' || param.includes('/')) break;
+      if (!allow('/_gearport/uniques/{unique}')) return;
+      const unique = decodeParam(param);
+      if (unique === undefined) return sendError(res, HttpErrors.badRequest);
+      const status = ctx.engine.statusByUnique(unique);
+      if (!status.known) return sendError(res, HttpErrors.jobNotFound);
+      return sendJson(res, 200, { unique, ...statusJson(status) }, head);
+    }
+  }
+  if (!res.headersSent) sendError(res, HttpErrors.notFound);
+}
+
+/** Cancel by handle (engine.cancel): loopback callers only, until tokens exist. */
+function cancelJob(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, handle: string): void {
+  if (!isLoopback(req.socket.remoteAddress)) return sendError(res, HttpErrors.forbidden);
+  if (!ctx.engine.cancel(handle)) return sendError(res, HttpErrors.jobNotFound);
+  sendJson(res, 200, { handle, cancelled: true });
+}
+
+function statusJson(status: JobStatus) {
+  return { known: true, running: status.running, numerator: status.numerator, denominator: status.denominator, waitingClients: status.clients };
+}
+
+/** Path parameters are percent-decoded as UTF-8 bytes read back as latin1 (handles and uniques are bytes). */
+function decodeParam(param: string): string | undefined {
+  try {
+    return Buffer.from(decodeURIComponent(param), 'utf8').toString('latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+function functionsListing(ctx: HttpContext) {
+  const out = [];
+  for (const fn of ctx.engine.functions.values()) {
+    out.push({ name: fn.name, queued: fn.total - fn.running, running: fn.running, workers: fn.workers.length });
+  }
+  return out;
+}
+
+/** Connections that registered at least one function (the admin `workers` lists every connection). */
+function workersListing(ctx: HttpContext) {
+  const out = [];
+  for (const peer of ctx.engine.peers) {
+    if (peer.registrations.length === 0) continue;
+    out.push({ id: peer.label, address: peer.address, clientId: peer.clientId, functions: peer.functionNames(), running: peer.running.size });
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EngineErrors } from '../../engine/errors.js';
+import { MAX_UNIQUE_BYTES } from '../../engine/engine.js';
+import type { EngineError, SubmitResult } from '../../engine/types.js';
+import { readBody } from './body.js';
+import { SERVER_HEADER, type HttpContext } from './context.js';
+import { HttpErrors, type HttpErrorSpec } from './errors.js';
+import { HttpExchange } from './exchange.js';
+import { readGearmanHeaders, type GearmanRequestHeaders } from './gearman-headers.js';
+import { sendError } from './respond.js';
+
+/** Per-job overhead the engine counts beside the workload (engine.ts JOB_OVERHEAD_BYTES). */
+const JOB_OVERHEAD_ESTIMATE = 320;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The gearmand-compatible mapping (gearman-spec 3.2, 3.5): POST/PUT /<function> with the body
+ * as the workload, GET /<function>?<query> with the query as the workload. `fn` is the path
+ * without its leading slashes, not decoded (gearmand), the query kept for POST/PUT.
+ */
+export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string, method: string): void {
+  const h = readGearmanHeaders(req.rawHeaders);
+  const hasBody = h.contentLength > 0 || h.chunked;
+  if (h.invalid !== undefined) return sendError(res, HttpErrors.invalidHeader, hasBody);
+  // gearmand answers ERROR for a unique over 64 bytes (and may abort: spec 3.4).
+  if (h.unique.length > MAX_UNIQUE_BYTES) return sendError(res, HttpErrors.uniqueTooLong, hasBody);
+
+  const address = req.socket.remoteAddress ?? '-';
+  const limits = ctx.limits;
+  if (!h.background && limits.httpMaxWaitsPerAddress > 0 && (ctx.waitsByAddress.get(address) ?? 0) >= limits.httpMaxWaitsPerAddress) {
+    return sendError(res, HttpErrors.tooManyWaits, hasBody);
+  }
+
+  if (method === 'GET') {
+    // GET /f?x: function f, workload x. gearmand asks for function `f?x` with no workload.
+    const q = path.indexOf('?');
+    const fn = q === -1 ? path : path.slice(0, q);
+    if (fn === '') return sendError(res, HttpErrors.notFound, hasBody);
+    const workload = q === -1 ? EMPTY : Buffer.from(path.slice(q + 1), 'latin1');
+    req.resume(); // a GET body is ignored, as gearmand
+    return submitJob(ctx, req, res, fn, workload, h, address);
+  }
+
+  // POST and PUT
+  if (path === '') return sendError(res, HttpErrors.notFound, hasBody);
+  // Refused from the declared length before any body byte is read (and before 100-continue).
+  const refusal = refuseBodyEarly(ctx, h);
+  if (refusal !== undefined) return sendError(res, refusal, hasBody);
+  readBody(req, h.contentLength, limits.httpMaxBodyBytes, (error, body) => {
+    if (error !== undefined) return sendError(res, error, true);
+    submitJob(ctx, req, res, path, body, h, address);
+  });
+}
+
+/** A body that cannot be accepted, decided from the headers alone; undefined = read it. */
+export function refuseBodyEarly(ctx: HttpContext, h: GearmanRequestHeaders): HttpErrorSpec | undefined {
+  if (h.contentLength > ctx.limits.httpMaxBodyBytes) return HttpErrors.bodyTooLarge;
+  const engine = ctx.engine;
+  const budget = engine.options.maxJobBytes;
+  // Cheap early refusal once the engine's job memory budget is reached (issue 4).
+  if (budget > 0 && engine.memoryBytes + Math.max(h.contentLength, 0) + JOB_OVERHEAD_ESTIMATE > budget) return HttpErrors.memoryFull;
+  if (engine.shuttingDown) return HttpErrors.shuttingDown;
+  return undefined;
+}
+
+function submitJob(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, functionName: string, data: Buffer, h: GearmanRequestHeaders, address: string): void {
+  if (res.destroyed) return; // the caller left while its body arrived
+  const engine = ctx.engine;
+  const request = { functionName, unique: h.unique, data, priority: h.priority, background: h.background };
+  if (h.background) {
+    const result = engine.submit(undefined, request);
+    if (!result.ok) return sendError(res, errorOf(result.error), false, ['X-Gearman-Command', 'ERROR']);
+    if (result.durable === undefined) return jobCreated(res, result.job.handle);
+    const handle = result.job.handle;
+    result.durable.then(
+      () => jobCreated(res, handle),
+      () => sendError(res, HttpErrors.storeFailed, false, ['X-Gearman-Command', 'ERROR']),
+    );
+    return;
+  }
+  const exchange = new HttpExchange(ctx, req, res, address, h.eventStream);
+  const result: SubmitResult = engine.submit(exchange.peer, request);
+  if (!result.ok) return sendError(res, errorOf(result.error), false, ['X-Gearman-Command', 'ERROR']);
+  const limits = ctx.limits;
+  const timeout = h.timeoutMs === undefined ? limits.httpWaitTimeoutMs : Math.min(Math.max(h.timeoutMs, 1), limits.httpMaxWaitTimeoutMs);
+  exchange.started(result.job.handle, timeout);
+}
+
+/** Background answer, as gearmand (spec 3.4): 200, JOB_CREATED, the handle, no body. */
+function jobCreated(res: ServerResponse, handle: string): void {
+  if (res.destroyed) return;
+  res.writeHead(200, [
+    'Server', SERVER_HEADER,
+    'X-Gearman-Job-Handle', handle,
+    'X-Gearman-Command', 'JOB_CREATED',
+    'Content-Length', '0',
+  ]);
+  res.end();
+}
+
+/** The engine's ERROR replies as HTTP errors. */
+function errorOf(error: EngineError): HttpErrorSpec {
+  switch (error) {
+    case EngineErrors.queueFull:
+      return HttpErrors.queueFull;
+    case EngineErrors.memoryFull:
+      return HttpErrors.memoryFull;
+    case EngineErrors.tooManyFunctions:
+      return HttpErrors.tooManyFunctions;
+    case EngineErrors.shuttingDown:
+      return HttpErrors.shuttingDown;
+    case EngineErrors.uniqueTooLarge:
+      return HttpErrors.uniqueTooLong;
+    case EngineErrors.storeFailed:
+      return HttpErrors.storeFailed;
+  }
+  return HttpErrors.internal;
+}

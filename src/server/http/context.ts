@@ -1,0 +1,35 @@
+import type { Engine } from '../../engine/engine.js';
+import type { GearportConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { VERSION } from '../version.js';
+
+/** The settings of the HTTP front (a slice of the server config; see config.ts for defaults). */
+export type HttpLimits = Pick<
+  GearportConfig,
+  | 'httpMaxHeaderBytes'
+  | 'httpMaxUrlBytes'
+  | 'httpMaxBodyBytes'
+  | 'httpHeadersTimeoutMs'
+  | 'httpRequestTimeoutMs'
+  | 'httpKeepAliveTimeoutMs'
+  | 'httpMaxRequestsPerConnection'
+  | 'httpMaxConnections'
+  | 'httpMaxConnectionsPerAddress'
+  | 'httpMaxWaitsPerAddress'
+  | 'httpWaitTimeoutMs'
+  | 'httpMaxWaitTimeoutMs'
+  | 'maxOutputBuffer'
+  | 'backlog'
+>;
+
+/** gearmand sends `Server: Gearman/<version>` (gearman-spec 3.4); the comment names us. */
+export const SERVER_HEADER = `Gearman/${VERSION} (Gearport)`;
+
+/** What every request handler shares: the engine, the limits and per-address counters. */
+export interface HttpContext {
+  readonly engine: Engine;
+  readonly limits: HttpLimits;
+  readonly logger: Logger;
+  /** Foreground jobs awaited right now, per client address (httpMaxWaitsPerAddress). */
+  readonly waitsByAddress: Map<string, number>;
+}

@@ -1,0 +1,91 @@
+import { Priority } from '../../engine/types.js';
+
+/** What the X-Gearman-* request headers ask for (gearman-spec 3.2 step 6). */
+export interface GearmanRequestHeaders {
+  /** Default `-`: identical workloads coalesce, as gearmand (spec 3.3). */
+  unique: string;
+  background: boolean;
+  priority: Priority;
+  /** X-Gearman-Timeout in ms; undefined = the configured default. */
+  timeoutMs: number | undefined;
+  /** Accept: text/event-stream: progress is streamed as server-sent events. */
+  eventStream: boolean;
+  /** Content-Length, or -1 when absent. */
+  contentLength: number;
+  /** Transfer-Encoding present (chunked body). */
+  chunked: boolean;
+  /** Set when a header value is invalid: the name of the header. */
+  invalid: string | undefined;
+}
+
+/**
+ * Read the headers that matter from rawHeaders in one pass. Names are compared by length
+ * first so most headers cost one integer comparison. Unlike gearmand, values are matched
+ * case-insensitively with surrounding blanks ignored, `normal` is a priority, and a value
+ * gearmand would silently ignore is refused with 400 INVALID_HEADER.
+ */
+export function readGearmanHeaders(raw: readonly string[]): GearmanRequestHeaders {
+  const h: GearmanRequestHeaders = {
+    unique: '-',
+    background: false,
+    priority: Priority.NORMAL,
+    timeoutMs: undefined,
+    eventStream: false,
+    contentLength: -1,
+    chunked: false,
+    invalid: undefined,
+  };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    switch (name.length) {
+      case 6:
+        if (name.toLowerCase() === 'accept' && raw[i + 1]!.includes('text/event-stream')) h.eventStream = true;
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') h.contentLength = parseLength(raw[i + 1]!);
+        break;
+      case 16: {
+        if (name.toLowerCase() !== 'x-gearman-unique') break;
+        // gearmand: an empty value keeps the default `-`; Node has already trimmed blanks.
+        const value = raw[i + 1]!;
+        if (value !== '') h.unique = value;
+        break;
+      }
+      case 17: {
+        const lower = name.toLowerCase();
+        if (lower === 'transfer-encoding') h.chunked = true;
+        else if (lower === 'x-gearman-timeout') {
+          const value = raw[i + 1]!.trim();
+          const ms = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+          if (Number.isNaN(ms)) h.invalid = name;
+          else h.timeoutMs = ms;
+        }
+        break;
+      }
+      case 18: {
+        if (name.toLowerCase() !== 'x-gearman-priority') break;
+        const value = raw[i + 1]!.trim().toLowerCase();
+        if (value === 'high') h.priority = Priority.HIGH;
+        else if (value === 'low') h.priority = Priority.LOW;
+        else if (value === 'normal') h.priority = Priority.NORMAL;
+        else h.invalid = name;
+        break;
+      }
+      case 20: {
+        if (name.toLowerCase() !== 'x-gearman-background') break;
+        const value = raw[i + 1]!.trim().toLowerCase();
+        if (value === 'true') h.background = true;
+        else if (value === 'false') h.background = false;
+        else h.invalid = name;
+        break;
+      }
+    }
+  }
+  return h;
+}
+
+/** node:http has already refused a malformed or conflicting Content-Length. */
+function parseLength(value: string): number {
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+}
