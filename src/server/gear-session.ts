@@ -8,6 +8,9 @@ import { emptyPacket, encodePacket } from '../protocol/encoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { PacketType as T } from '../protocol/packets.js';
 import { dispatchPacket } from './gear-dispatch.js';
+import { scheduleFlush } from './output-batch.js';
+import { OPEN_RIGHTS, type PeerRights } from '../security/cert-rights.js';
+import { deniedByRights } from '../security/gear-rights.js';
 
 export interface SessionLimits {
   readonly maxPacketSize: number;
@@ -43,6 +46,8 @@ export class GearSession implements PeerListener {
   /** OPTION_REQ exceptions: WORK_EXCEPTION is forwarded instead of turned into WORK_FAIL. */
   exceptions: boolean;
   readonly trusted: boolean;
+  /** What this connection may do; from its client certificate when TLS verifies clients. */
+  readonly rights: PeerRights;
   private readonly decoder: FrameDecoder;
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -51,13 +56,13 @@ export class GearSession implements PeerListener {
   private silentTimer: NodeJS.Timeout | undefined;
   private pausedForOutput = false;
   private closing = false;
-  private readonly flushBound = () => this.flush();
   private readonly onFrameBound = (frame: Frame) => this.onFrame(frame);
 
-  constructor(socket: Socket, ctx: SessionContext, trusted: boolean) {
+  constructor(socket: Socket, ctx: SessionContext, trusted: boolean, rights: PeerRights = OPEN_RIGHTS) {
     this.socket = socket;
     this.ctx = ctx;
     this.trusted = trusted;
+    this.rights = rights;
     this.exceptions = ctx.exceptionsByDefault;
     this.decoder = new FrameDecoder({
       maxPacketSize: ctx.limits.maxPacketSize,
@@ -98,23 +103,25 @@ export class GearSession implements PeerListener {
   private onFrame(frame: Frame): void {
     if (this.closing) return;
     if (frame.kind === 'text') {
-      const ctx: AdminContext = { ...this.ctx.admin, mayChangeState: this.trusted };
+      const ctx: AdminContext = { ...this.ctx.admin, mayChangeState: this.trusted || this.rights.admin };
       this.reply(Buffer.from(runAdminCommand(this.ctx.engine, frame.line.toString('latin1'), ctx), 'latin1'));
       return;
     }
+    const denied = deniedByRights(frame.type, this.rights);
+    if (denied !== undefined) return this.replyError(denied);
     dispatchPacket(this, frame);
   }
 
   // ---- output -----------------------------------------------------------------------
 
-  /** Queue bytes for this connection; written once per tick with the others. */
+  /** Queue bytes for this connection; written once per event-loop turn with the others. */
   send(packet: Buffer): void {
     if (this.closing) return;
     this.out.push(packet);
     this.outBytes += packet.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(this.flushBound);
+      scheduleFlush(this);
     }
   }
 
@@ -153,7 +160,7 @@ export class GearSession implements PeerListener {
     this.reply(this.errorPacket(err));
   }
 
-  private flush(): void {
+  flush(): void {
     this.flushScheduled = false;
     if (this.outBytes === 0 || this.socket.destroyed) return;
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
