@@ -74,7 +74,12 @@ export function renderGearman(result: GearmanSectionResult): string {
       return `${rate} · ${p50}/${p99}${cpu}`;
     }),
   ]);
-  const memory = result.servers.map((s) => [s.label, mib(s.peakRssBytes.foreground), mib(s.peakRssBytes.background)]);
+  const ran = (s: ServerResult, kind: string) => result.scenarios.some((sc) => sc.kind === kind && cell(s, sc.id) !== undefined);
+  const memory = result.servers.map((s) => [
+    s.label,
+    ran(s, 'foreground') ? mib(s.peakRssBytes.foreground) : '–',
+    ran(s, 'background') ? mib(s.peakRssBytes.background) : '–',
+  ]);
   const failures = result.servers.flatMap((s) =>
     s.runs.filter((c) => c.error !== undefined || (c.load?.errors ?? 0) > 0).map((c) => `- ${s.label} ${c.scenario}: ${c.error ?? c.load?.errorNotes.join('; ')}`),
   );
@@ -92,7 +97,7 @@ export function renderGearman(result: GearmanSectionResult): string {
     '',
     table(['scenario', ...result.servers.map((s) => s.label)], raw),
     '',
-    '### Peak RSS of the server process (VmHWM; a fresh process per phase)',
+    '### Peak RSS of the server process (VmHWM at the end of each phase; a fresh process per phase)',
     '',
     table(['server', 'foreground phase', 'background phase'], memory),
     ...(failures.length > 0 ? ['', '### Errors', '', ...failures] : []),
@@ -112,6 +117,8 @@ function flatten(value: unknown, prefix = '', out: Record<string, string> = {}):
     for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (typeof value === 'number') {
     out[prefix || 'value'] = Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2);
+  } else if (typeof value === 'string') {
+    out[prefix || 'value'] = value;
   } else if (!Array.isArray(value) || value.length <= 8) {
     out[prefix || 'value'] = JSON.stringify(value);
   }
