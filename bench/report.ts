@@ -1,4 +1,5 @@
 /** Markdown rendering of bench results. */
+import { availableParallelism } from 'node:os';
 import type { CellResult, GearmanSectionResult, ServerResult } from './sections/gearman.js';
 import type { MeasuredLoad } from './load-runner.js';
 
@@ -80,6 +81,7 @@ export function renderGearman(result: GearmanSectionResult): string {
     ran(s, 'foreground') ? mib(s.peakRssBytes.foreground) : '–',
     ran(s, 'background') ? mib(s.peakRssBytes.background) : '–',
   ]);
+  const notes = noiseNotes(result);
   const failures = result.servers.flatMap((s) =>
     s.runs.filter((c) => c.error !== undefined || (c.load?.errors ?? 0) > 0).map((c) => `- ${s.label} ${c.scenario}: ${c.error ?? c.load?.errorNotes.join('; ')}`),
   );
@@ -92,6 +94,7 @@ export function renderGearman(result: GearmanSectionResult): string {
     ),
     '',
     'Background rows count JOB_CREATED/s; their latency is submit → JOB_CREATED with the window full (mostly queueing).',
+    ...notes.map((n) => `\n${n}`),
     '',
     '### Raw figures (best of ' + result.repeat + '): jobs/s · p50/p99 µs · CPU cores used in the window by server/load generator/everything else',
     '',
@@ -123,4 +126,24 @@ function flatten(value: unknown, prefix = '', out: Record<string, string> = {}):
     out[prefix || 'value'] = JSON.stringify(value);
   }
   return out;
+}
+
+/** Warnings that make a reader distrust the figures for the right reason. */
+function noiseNotes(result: GearmanSectionResult): string[] {
+  const loads = result.servers.flatMap((s) => s.runs.flatMap((r) => (r.load ? [r.load] : [])));
+  if (loads.length === 0) return [];
+  const notes: string[] = [];
+  const other = loads.reduce((sum, l) => sum + (Number.isFinite(l.cpu.other) ? l.cpu.other : 0), 0) / loads.length;
+  if (other > 0.25) {
+    notes.push(`**Noisy machine:** other processes used ${other.toFixed(2)} cores on average during the measured windows (of ${cpuCount()}); absolute figures are low, ratios are less reliable.`);
+  }
+  const saturated = loads.filter((l) => l.cpu.load > 0.9).length;
+  if (saturated > 0) {
+    notes.push(`**Load generator saturated** (> 0.9 core) in ${saturated} of ${loads.length} runs: those figures are lower bounds of the server's capacity.`);
+  }
+  return notes;
+}
+
+function cpuCount(): number {
+  return availableParallelism();
 }
