@@ -1,0 +1,60 @@
+/**
+ * Differential: gearmand's command-line flags that change what peers see (gearman-spec 5):
+ * -w/--worker-wakeup, -R/--round-robin, and the rest accepted as gearmand accepts them.
+ */
+import assert from 'node:assert/strict';
+import { differential, T } from './harness.js';
+
+differential('server flags', (scenario) => {
+  scenario('-w 1: one NOOP per queued job, spread over the sleepers', async (t) => {
+    const sleepers = [await t.worker('sleeper1', 'f'), await t.worker('sleeper2', 'f'), await t.worker('sleeper3', 'f')];
+    for (const s of sleepers) t.send(s, T.PRE_SLEEP);
+    for (const s of sleepers) await t.expectNothing(s);
+    const c = await t.peer('client');
+    const woken: number[] = [];
+    for (let job = 1; job <= 3; job++) {
+      t.send(c, T.SUBMIT_JOB_BG, ['f', '', `job${job}`]);
+      await t.expect(c, `JOB_CREATED <H${job}>`);
+      const got = await Promise.all(sleepers.map(async (s) => (await s.drainUntilEcho()).map((f) => t.render(f))));
+      const noops = got.flatMap((frames, i) => (frames.length > 0 ? [i] : []));
+      assert.deepEqual(got.flat(), ['NOOP'], `job ${job}: exactly one NOOP, got ${JSON.stringify(got)}`);
+      woken.push(noops[0]!);
+    }
+    // The wake-up cursor moves on, so three jobs wake three different sleepers (spec 1.4).
+    assert.deepEqual([...woken].sort(), [0, 1, 2]);
+  }, { args: ['-w', '1'] });
+
+  scenario('-R: a worker with two functions alternates between them', async (t) => {
+    const c = await t.peer('client');
+    for (const [i, [fn, data]] of ([['a', 'a1'], ['a', 'a2'], ['b', 'b1'], ['b', 'b2']] as const).entries()) {
+      t.send(c, T.SUBMIT_JOB_BG, [fn, '', data]);
+      await t.expect(c, `JOB_CREATED <H${i + 1}>`);
+    }
+    const w = await t.worker('worker', 'a', 'b');
+    // Newest registration (b) first, then round-robin (spec 1.4).
+    for (const expected of ['<H3>\0b\0b1', '<H1>\0a\0a1', '<H4>\0b\0b2', '<H2>\0a\0a2']) {
+      t.send(w, T.GRAB_JOB);
+      await t.expect(w, `JOB_ASSIGN ${expected}`);
+    }
+  }, { args: ['-R'] });
+
+  scenario("gearmand's other flags are accepted: -j, -t, --exceptions, --job-handle-prefix, --verbose, -l", async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    const created = await c.expect(T.JOB_CREATED);
+    assert.equal(created.fields[0], 'FLAGS:1');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w, T.WORK_EXCEPTION, ['<H1>', 'e']);
+    await t.expect(c, 'WORK_EXCEPTION <H1>\0e'); // --exceptions for everyone
+    assert.equal(await t.admin('verbose\r\n', 'line'), t.per({ gearmand: 'OK ERROR\n', gearport: 'OK WARNING\n' }));
+  }, {
+    args: {
+      gearmand: ['-j', '3', '-t', '2', '--exceptions', '--job-handle-prefix', 'FLAGS'],
+      // The gearmand helper already sets --verbose and --log-file; Gearport gets them here.
+      gearport: ['-j', '3', '-t', '2', '--exceptions', '--job-handle-prefix', 'FLAGS', '--verbose', 'WARNING', '-l', 'stderr'],
+    },
+  });
+});
+
