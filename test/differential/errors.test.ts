@@ -2,6 +2,7 @@
  * Differential: ERROR replies and the small request/response commands (gearman-spec 1.1, 1.7,
  * 1.11): every case keeps the connection open, which each scenario checks with an ECHO.
  */
+import assert from 'node:assert/strict';
 import { differential, T } from './harness.js';
 import { packetLayouts } from '../../src/protocol/index.js';
 
@@ -91,5 +92,54 @@ differential('errors and simple commands', (scenario) => {
     const version = await p.next();
     if (version.kind !== 'text' || !/^OK \S+$/.test(version.fields[0]!)) throw new Error(`${t.kind}: version line ${JSON.stringify(version.fields[0])}`);
     await t.expect(p, 'ECHO_RES two');
+  });
+
+  scenario('malformed headers: bad magic, type 0, type 43 end the connection', async (t) => {
+    const headers = {
+      'bad magic': [0x00, 0x41, 0x42, 0x43, 0, 0, 0, T.ECHO_REQ, 0, 0, 0, 0],
+      'type 0': [0x00, 0x52, 0x45, 0x51, 0, 0, 0, 0, 0, 0, 0, 0],
+      'type 43': [0x00, 0x52, 0x45, 0x51, 0, 0, 0, 43, 0, 0, 0, 0],
+    };
+    for (const [what, header] of Object.entries(headers)) {
+      const p = await t.peer(what);
+      p.sendRaw(Buffer.from(header));
+      // gearman-spec 1.1: gearmand drops the connection silently; Gearport says why first
+      // (spec 7 group B item 1: silent drops instead of ERROR).
+      const said = t.per({
+        gearmand: [] as string[],
+        gearport: [
+          {
+            'bad magic': 'ERROR INVALID_MAGIC\0packet magic is neither \\0REQ nor \\0RES',
+            'type 0': 'ERROR INVALID_COMMAND\0unknown packet type 0',
+            'type 43': 'ERROR INVALID_COMMAND\0unknown packet type 43',
+          }[what]!,
+        ],
+      });
+      for (const expected of said) await t.expect(p, expected);
+      await p.expectClose();
+      assert.deepEqual(p.transcript.map((f) => t.render(f)), said, what);
+    }
+  });
+
+  scenario('command-level failures: gearmand gives no reply, Gearport an ERROR; the connection stays usable', async (t) => {
+    const cases: { what: string; type: number; fields: string[]; gearport: string }[] = [
+      { what: 'GET_STATUS handle of 64+ bytes', type: T.GET_STATUS, fields: ['H:' + 'x'.repeat(70)], gearport: 'ERROR ARGUMENT_TOO_LARGE\0Job handle too large' },
+      { what: 'CAN_DO_TIMEOUT value over 20 chars', type: T.CAN_DO_TIMEOUT, fields: ['f', '1'.repeat(25)], gearport: 'ERROR INVALID_ARGUMENT\0CAN_DO_TIMEOUT value out of range' },
+      { what: 'SUBMIT_JOB_EPOCH out of range', type: T.SUBMIT_JOB_EPOCH, fields: ['f', '', '9'.repeat(23), 'x'], gearport: 'ERROR INVALID_ARGUMENT\0Epoch value out of range' },
+      // Gearport keeps 64-byte uniques (spec 7 group B item 3), so it can answer this one.
+      { what: 'GET_STATUS_UNIQUE of 64 bytes', type: T.GET_STATUS_UNIQUE, fields: ['u'.repeat(64)], gearport: `STATUS_RES_UNIQUE ${'u'.repeat(64)}\x000\x000\x000\x000\x000` },
+    ];
+    for (const { what, type, fields, gearport } of cases) {
+      const p = await t.peer(what);
+      t.send(p, type, fields);
+      // gearman-spec 1.11: in gearmand's default multi-threaded mode the failing command gets
+      // no reply and a later successful command keeps the connection (U1, observed on 1.1.20).
+      const before = (await p.drainUntilEcho()).map((f) => t.render(f));
+      assert.deepEqual(before, t.per({ gearmand: [], gearport: [gearport] }), what);
+      t.send(p, T.ECHO_REQ, ['still here']);
+      await t.expect(p, 'ECHO_RES still here');
+    }
+    const admin = await t.newAdmin();
+    assert.equal(await admin.command('status\r\n', 'listing'), t.per({ gearmand: '.\n', gearport: '.\n' }));
   });
 });
