@@ -200,7 +200,14 @@ export class Connection {
   private teardown(error: Error | undefined): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.socket.destroy();
+    if (error === undefined) {
+      // Local close: flush what this tick wrote (final WORK_COMPLETE, say), then FIN.
+      if (this.corked) this.socket.uncork();
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    } else {
+      this.socket.destroy();
+    }
     const lost = error ?? new ConnectionLostError(this.address.key);
     const waiting = this.pending.slice(this.pendingHead);
     this.pending.length = 0;
