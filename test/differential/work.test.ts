@@ -308,4 +308,67 @@ differential('work', (scenario) => {
     await t.expectNothing(w);
     assert.equal(await t.listing('status\r\n', ['f\t']), 'f\t0\t0\t0\n.\n');
   });
+
+  scenario('CAN_DO_TIMEOUT expiry requeues the job silently; the late worker gets JOB_NOT_FOUND', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const slow = await t.peer('slow');
+    t.send(slow, T.CAN_DO_TIMEOUT, ['f', '300']); // raised to the 1000 ms minimum (spec 1.8)
+    t.send(slow, T.GRAB_JOB);
+    await t.expect(slow, 'JOB_ASSIGN <H1>\0f\0x');
+    const started = Date.now();
+    const sleeper = await t.worker('sleeper', 'f');
+    t.send(sleeper, T.PRE_SLEEP);
+    await t.expectNothing(sleeper);
+    await t.expect(sleeper, 'NOOP', 8000);
+    assert.ok(Date.now() - started >= 900, `requeued after ${Date.now() - started} ms, before the 1000 ms minimum`);
+    await t.expectNothing(c, 'expiry does not notify clients');
+    t.send(slow, T.WORK_COMPLETE, ['<H1>', 'too late']);
+    await t.expect(slow, 'ERROR JOB_NOT_FOUND\0Job given in work result not found');
+    t.send(sleeper, T.GRAB_JOB);
+    await t.expect(sleeper, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(sleeper, T.WORK_COMPLETE, ['<H1>', 'done']);
+    await t.expect(c, 'WORK_COMPLETE <H1>\0done');
+    assert.equal(await t.listing('show jobs\r\n'), '.\n');
+  });
+
+  scenario('the only client disconnects while its job runs: the worker finishes unheard, no error', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    await c.close();
+    // Wait (bounded) until the server has seen the close: show jobs flags the job ignored.
+    let listing = '';
+    for (let i = 0; i < 100 && listing !== '<H1>\t0\t1\t0\n.\n'; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 20));
+      listing = await t.listing('show jobs\r\n');
+    }
+    assert.equal(listing, '<H1>\t0\t1\t0\n.\n');
+    t.send(w, T.WORK_DATA, ['<H1>', 'nobody listens']);
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'done']);
+    await t.expectNothing(w);
+    assert.equal(await t.listing('show jobs\r\n'), '.\n');
+    assert.equal(await t.listing('status\r\n'), 'f\t0\t0\t1\n.\n');
+  });
+
+  scenario('a foreground submit coalescing onto a background job hears its results', async (t) => {
+    const bg = await t.peer('background-client');
+    t.send(bg, T.SUBMIT_JOB_BG, ['f', 'shared', 'x']);
+    await t.expect(bg, 'JOB_CREATED <H1>');
+    const fg = await t.peer('foreground-client');
+    t.send(fg, T.SUBMIT_JOB_LOW, ['f', 'shared', 'ignored']);
+    await t.expect(fg, 'JOB_CREATED <H1>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB_UNIQ);
+    await t.expect(w, 'JOB_ASSIGN_UNIQ <H1>\0f\0shared\0x');
+    t.send(fg, T.GET_STATUS_UNIQUE, ['shared']);
+    await t.expect(fg, 'STATUS_RES_UNIQUE shared\x001\x001\x000\x000\x001');
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'result']);
+    await t.expect(fg, 'WORK_COMPLETE <H1>\0result');
+    await t.expectNothing(bg);
+  });
 });
