@@ -212,7 +212,7 @@ differential('admin text protocol', (scenario) => {
     assert.equal(await t.admin('verbose\r\n', 'line'), t.per({ gearmand: 'OK ERROR\n', gearport: 'OK WARNING\n' }));
   }, { args: { gearport: ['--verbose', 'WARNING'] } });
 
-  scenario('unknown commands, empty line, removed shutdown', async (t) => {
+  scenario('unknown commands and the empty line', async (t) => {
     assert.equal(await t.admin('foo\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandfoo\r\n');
     assert.equal(await t.admin('foo bar baz\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandfoo\r\n');
     assert.equal(await t.admin('\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+command\r\n');

@@ -110,7 +110,7 @@ differential('work', (scenario) => {
     await t.expect(c, 'STATUS_RES H:nohost:999\x000\x000\x000\x000');
   });
 
-  scenario('WORK_FAIL is forwarded as sent; WORK_EXCEPTION goes as WORK_FAIL (handle + NUL) to clients without the option', async (t) => {
+  scenario('WORK_FAIL is forwarded as sent; WORK_EXCEPTION goes as WORK_FAIL to clients without the option', async (t) => {
     const plain = await t.peer('plain-client');
     const opted = await t.peer('exceptions-client');
     t.send(opted, T.OPTION_REQ, ['exceptions']);
