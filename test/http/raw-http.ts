@@ -43,6 +43,14 @@ export class RawConnection {
     });
   }
 
+  /** Connect from a given loopback source address (per-address limits). */
+  static openFrom(port: number, localAddress: string): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(new RawConnection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
   write(bytes: string | Buffer): void {
     this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
   }

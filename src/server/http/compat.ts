@@ -12,6 +12,8 @@ import { sendError } from './respond.js';
 /** Per-job overhead the engine counts beside the workload (engine.ts JOB_OVERHEAD_BYTES). */
 const JOB_OVERHEAD_ESTIMATE = 320;
 const EMPTY = Buffer.alloc(0);
+/** Bodies up to this size are drained after a refusal so the connection stays open. */
+const DRAIN_LIMIT = 64 * 1024;
 
 /**
  * The gearmand-compatible mapping (gearman-spec 3.2, 3.5): POST/PUT /<function> with the body
@@ -20,7 +22,9 @@ const EMPTY = Buffer.alloc(0);
  */
 export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string, method: string): void {
   const h = readGearmanHeaders(req.rawHeaders);
-  const hasBody = h.contentLength > 0 || h.chunked;
+  // A refused request's small body is read and dropped by node:http and the connection kept;
+  // a large or chunked one is not read: the connection closes after the answer.
+  const hasBody = h.contentLength > DRAIN_LIMIT || h.chunked;
   if (h.invalid !== undefined) return sendError(res, HttpErrors.invalidHeader, hasBody);
   // gearmand answers ERROR for a unique over 64 bytes (and may abort: spec 3.4).
   if (h.unique.length > MAX_UNIQUE_BYTES) return sendError(res, HttpErrors.uniqueTooLong, hasBody);
@@ -45,7 +49,7 @@ export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: Se
   if (path === '') return sendError(res, HttpErrors.notFound, hasBody);
   // Refused from the declared length before any body byte is read (and before 100-continue).
   const refusal = refuseBodyEarly(ctx, h);
-  if (refusal !== undefined) return sendError(res, refusal, hasBody);
+  if (refusal !== undefined) return sendError(res, refusal, hasBody || refusal === HttpErrors.bodyTooLarge);
   readBody(req, h.contentLength, limits.httpMaxBodyBytes, (error, body) => {
     if (error !== undefined) return sendError(res, error, true);
     submitJob(ctx, req, res, path, body, h, address);

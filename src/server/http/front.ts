@@ -108,14 +108,14 @@ export class HttpFrontServer implements HttpFront {
   /**
    * Requests node:http cannot parse or that arrive too slowly. node:http's own answers would
    * be bare; these carry the catalogue's JSON. 414 vs 431: node:http reports one overflow for
-   * the request line and the headers together; when the bytes in hand hold no complete
-   * request line, the line itself is too long (414), else the headers are (431).
+   * the request line and the headers together; when the bytes in hand start with a request
+   * line longer than the URL limit (or one with no end yet), it is 414, else 431.
    */
   private onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void {
     let spec: HttpErrorSpec;
     switch (err.code) {
       case 'HPE_HEADER_OVERFLOW':
-        spec = requestLineIncomplete(err.rawPacket) ? HttpErrors.urlTooLong : HttpErrors.headersTooLarge;
+        spec = requestLineTooLong(err.rawPacket, this.ctx.limits.httpMaxUrlBytes) ? HttpErrors.urlTooLong : HttpErrors.headersTooLarge;
         break;
       case 'ERR_HTTP_REQUEST_TIMEOUT':
         spec = HttpErrors.requestTimeout;
@@ -182,8 +182,13 @@ export class HttpFrontServer implements HttpFront {
   }
 }
 
-function requestLineIncomplete(raw: Buffer | undefined): boolean {
-  return raw !== undefined && raw.indexOf(10) === -1;
+function requestLineTooLong(raw: Buffer | undefined, maxUrlBytes: number): boolean {
+  if (raw === undefined) return false;
+  const space = raw.indexOf(32);
+  // Only when the chunk starts with `METHOD /`: otherwise it holds later header bytes.
+  if (space < 1 || space > 16 || raw[space + 1] !== 47) return false;
+  const lineEnd = raw.indexOf(10);
+  return lineEnd === -1 || lineEnd - space > maxUrlBytes;
 }
 
 export function createHttpFront(engine: Engine, config: HttpLimits, logger: Logger): HttpFront {
