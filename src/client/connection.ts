@@ -162,6 +162,7 @@ export class Connection {
   }
 
   private dispatch(frame: Frame): void {
+    if (this.isClosed) return; // frames after a teardown in the same chunk belong to nobody
     if (frame.kind === 'text') {
       this.handlers.onText?.(frame.line);
       return;

@@ -22,7 +22,7 @@ export interface WorkerHost {
   readonly canGrab: () => boolean;
   /** A grab ended without a job (NO_JOB or connection loss): its slot is free again. */
   readonly grabEnded: () => void;
-  readonly assigned: (connection: WorkerConnection, job: AssignedJob) => void;
+  readonly assigned: (owner: WorkerConnection, connection: Connection, job: AssignedJob) => void;
   readonly connectionChanged: (connection: WorkerConnection, up: boolean, error?: unknown) => void;
   readonly warn: (error: Error) => void;
 }
@@ -185,7 +185,7 @@ export class WorkerConnection {
       case PacketType.JOB_ASSIGN: {
         this.endGrab();
         const unique = type === PacketType.JOB_ASSIGN ? '' : args[2]!.toString('utf8');
-        this.host.assigned(this, {
+        this.host.assigned(this, connection, {
           handle: latin1(args[0]!),
           functionName: args[1]!.toString('utf8'),
           unique,

@@ -101,7 +101,7 @@ export class Worker extends EventEmitter {
         this.pump();
         this.checkIdle();
       },
-      assigned: (connection: WorkerConnection, job: AssignedJob) => this.run(connection, job),
+      assigned: (owner: WorkerConnection, connection: Connection, job: AssignedJob) => this.run(owner, connection, job),
       connectionChanged: (connection: WorkerConnection, up: boolean, error?: unknown) => {
         if (up) this.emit('connect', connection.address.key);
         else {
@@ -199,9 +199,8 @@ export class Worker extends EventEmitter {
     this.pumpStart = (this.pumpStart + 1) % count;
   }
 
-  private run(connection: WorkerConnection, assigned: AssignedJob): void {
+  private run(connection: WorkerConnection, socket: Connection, assigned: AssignedJob): void {
     this.grabsOutstanding--;
-    const socket = connection.current!;
     const job = new WorkerJob(assigned, connection.sender(socket));
     this.runningJobs.add(job);
     const entry = this.functions.get(assigned.functionName);
