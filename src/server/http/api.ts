@@ -92,13 +92,25 @@ function statusJson(status: JobStatus) {
   return { known: true, running: status.running, numerator: status.numerator, denominator: status.denominator, waitingClients: status.clients };
 }
 
-/** Path parameters are percent-decoded as UTF-8 bytes read back as latin1 (handles and uniques are bytes). */
+/**
+ * Path parameters are percent-decoded to bytes, held as latin1 like every handle and unique
+ * (a unique sent as raw UTF-8 bytes in X-Gearman-Unique is found with its %-encoded UTF-8).
+ */
 function decodeParam(param: string): string | undefined {
-  try {
-    return Buffer.from(decodeURIComponent(param), 'utf8').toString('latin1');
-  } catch {
-    return undefined;
+  if (!param.includes('%')) return param;
+  let out = '';
+  for (let i = 0; i < param.length; i++) {
+    const c = param[i]!;
+    if (c !== '%') {
+      out += c;
+      continue;
+    }
+    const byte = Number.parseInt(param.slice(i + 1, i + 3), 16);
+    if (!/^[0-9a-fA-F]{2}$/.test(param.slice(i + 1, i + 3))) return undefined;
+    out += String.fromCharCode(byte);
+    i += 2;
   }
+  return out;
 }
 
 function functionsListing(ctx: HttpContext) {
