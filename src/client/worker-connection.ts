@@ -236,6 +236,7 @@ export class WorkerConnection {
       this.grabbing = false;
       this.host.grabEnded();
     }
+    if (this.stopped) return; // our own close(): nothing to report or retry
     this.host.connectionChanged(this, false, error ?? new ConnectionLostError(this.address.key));
     this.scheduleReconnect();
   }
