@@ -121,7 +121,7 @@ differential('errors and simple commands', (scenario) => {
     }
   });
 
-  scenario('command-level failures: gearmand gives no reply, Gearport an ERROR; the connection stays usable', async (t) => {
+  scenario('command-level failures: gearmand gives no reply, Gearport an ERROR and keeps the connection', async (t) => {
     const cases: { what: string; type: number; fields: string[]; gearport: string }[] = [
       { what: 'GET_STATUS handle of 64+ bytes', type: T.GET_STATUS, fields: ['H:' + 'x'.repeat(70)], gearport: 'ERROR ARGUMENT_TOO_LARGE\0Job handle too large' },
       { what: 'CAN_DO_TIMEOUT value over 20 chars', type: T.CAN_DO_TIMEOUT, fields: ['f', '1'.repeat(25)], gearport: 'ERROR INVALID_ARGUMENT\0CAN_DO_TIMEOUT value out of range' },
@@ -132,14 +132,22 @@ differential('errors and simple commands', (scenario) => {
     for (const { what, type, fields, gearport } of cases) {
       const p = await t.peer(what);
       t.send(p, type, fields);
-      // gearman-spec 1.11: in gearmand's default multi-threaded mode the failing command gets
-      // no reply and a later successful command keeps the connection (U1, observed on 1.1.20).
-      const before = (await p.drainUntilEcho()).map((f) => t.render(f));
-      assert.deepEqual(before, t.per({ gearmand: [], gearport: [gearport] }), what);
-      t.send(p, T.ECHO_REQ, ['still here']);
-      await t.expect(p, 'ECHO_RES still here');
+      if (t.kind === 'gearmand') {
+        // gearman-spec 1.11: the failing command gets no reply. Whether and when the
+        // connection is then dropped is a race in gearmand's default multi-threaded mode (the
+        // stored error is acted on, or overwritten by the next command): both were observed
+        // on 1.1.20, so only the silence is asserted.
+        await p.drainUntilEcho().catch(() => undefined);
+        assert.deepEqual(p.transcript.map((f) => t.render(f)).filter((f) => !f.startsWith('ECHO_RES barrier-')), [], what);
+      } else {
+        // Gearport answers with an ERROR and keeps the connection.
+        const before = (await p.drainUntilEcho()).map((f) => t.render(f));
+        assert.deepEqual(before, [gearport], what);
+        t.send(p, T.ECHO_REQ, ['still here']);
+        await t.expect(p, 'ECHO_RES still here');
+      }
     }
-    const admin = await t.newAdmin();
-    assert.equal(await admin.command('status\r\n', 'listing'), t.per({ gearmand: '.\n', gearport: '.\n' }));
+    // None of the failed commands created a job or registered a worker.
+    assert.equal(await t.listing('show jobs\r\n'), '.\n');
   });
 });
