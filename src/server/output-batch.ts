@@ -22,6 +22,6 @@ export function scheduleFlush(target: Flushable): void {
   pending.push(target);
   if (!scheduled) {
     scheduled = true;
-    process.nextTick(flushAll);
+    setImmediate(flushAll);
   }
 }
