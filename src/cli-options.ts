@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, QueueTypes, VerboseLevels, defaultConfig, validateConfig, type GearportConfig, type QueueType, type VerboseLevel } from './server/config.js';
 import { VERSION } from './server/version.js';
+import { addSecurityOptions, securityFromOptions } from './security/cli.js';
 
 /** A command line that cannot start the server: message for stderr, exit code 2. */
 export class UsageError extends Error {
@@ -111,6 +112,7 @@ function buildProgram(): Command {
     .option('--http-max-waits-per-address <n>', 'foreground HTTP jobs awaited at once per address (429 beyond; 0 = no limit)', integer(0, 10_000_000), d.httpMaxWaitsPerAddress)
     .option('--http-wait-timeout <ms>', 'how long a foreground HTTP caller waits for its result (504 beyond)', integer(1, 2 ** 31 - 1), d.httpWaitTimeoutMs)
     .option('--http-max-wait-timeout <ms>', 'upper bound of the X-Gearman-Timeout request header', integer(1, 2 ** 31 - 1), d.httpMaxWaitTimeoutMs);
+  addSecurityOptions(program);
   return program;
 }
 
@@ -122,7 +124,6 @@ const refused: Record<string, string> = {
   '-u': 'Gearport does not switch users; start it as the user it should run as',
   '--user': 'Gearport does not switch users; start it as the user it should run as',
   '--syslog': 'syslog output is not supported; use --log-file or stderr with your service manager',
-  '--ssl': 'TLS on the Gearman port is not available yet; refusing to start rather than fall back to plaintext',
 };
 
 /** Arguments from a config file: whitespace-separated, in command-line syntax (gearmand). */
@@ -212,6 +213,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.httpMaxWaitsPerAddress = o.httpMaxWaitsPerAddress;
   config.httpWaitTimeoutMs = o.httpWaitTimeout;
   config.httpMaxWaitTimeoutMs = o.httpMaxWaitTimeout;
+  config.security = securityFromOptions(o, env);
   try {
     validateConfig(config);
   } catch (err) {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { defaultSecurityConfig, securityConfigProblem, type SecurityConfig } from '../security/config.js';
 
 export const VerboseLevels = ['FATAL', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'] as const;
 export type VerboseLevel = (typeof VerboseLevels)[number];
@@ -102,6 +103,9 @@ export interface GearportConfig {
   httpWaitTimeoutMs: number;
   /** Upper bound of the per-request X-Gearman-Timeout header. */
   httpMaxWaitTimeoutMs: number;
+
+  // ---- security: TLS, client-certificate rights, HTTP tokens, CORS, rate limits (src/security) ----
+  security: SecurityConfig;
 }
 
 const MiB = 1024 * 1024;
@@ -153,6 +157,7 @@ export function defaultConfig(): GearportConfig {
     httpMaxWaitsPerAddress: 1_000,
     httpWaitTimeoutMs: 30_000,
     httpMaxWaitTimeoutMs: 300_000,
+    security: defaultSecurityConfig(),
   };
 }
 
@@ -198,5 +203,7 @@ export function validateConfig(config: GearportConfig): GearportConfig {
   if (!QueueTypes.includes(config.queueType)) throw new ConfigError(`queue type must be one of ${QueueTypes.join(', ')}`);
   // The handle must fit gearmand's 64-byte buffer with a counter (spec 1.10).
   if (Buffer.byteLength(config.jobHandlePrefix) + 11 > 63) throw new ConfigError('job handle prefix is too long (at most 52 bytes)');
+  const securityProblem = securityConfigProblem(config.security, config.listen, config.httpPort);
+  if (securityProblem !== undefined) throw new ConfigError(securityProblem);
   return config;
 }

@@ -1,4 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { PeerRights } from '../security/cert-rights.js';
+import type { GearTlsSetup } from '../security/gear-tls.js';
 import { GearSession, type SessionContext } from './gear-session.js';
 
 export interface ListenerLimits {
@@ -24,9 +27,13 @@ export class GearListener {
   private readonly ctx: SessionContext;
   private readonly limits: ListenerLimits;
 
-  constructor(ctx: SessionContext, limits: ListenerLimits) {
+  /** TLS on every connection when set (gearmand --ssl, spec 1.13). */
+  private readonly tls: GearTlsSetup | undefined;
+
+  constructor(ctx: SessionContext, limits: ListenerLimits, tls?: GearTlsSetup) {
     this.ctx = ctx;
     this.limits = limits;
+    this.tls = tls;
   }
 
   /** Listen on each address (all addresses when none is given); resolves with the bound port. */
@@ -34,7 +41,7 @@ export class GearListener {
     const hosts = addresses.length === 0 ? [undefined] : addresses;
     let boundPort = port;
     for (const host of hosts) {
-      const server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.accept(socket));
+      const server = this.createServer();
       server.maxConnections = this.limits.maxConnections;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -51,7 +58,25 @@ export class GearListener {
     return boundPort;
   }
 
-  private accept(socket: Socket): void {
+  private createServer(): Server {
+    const tls = this.tls;
+    if (tls === undefined) return createServer({ noDelay: true, keepAlive: true }, (socket) => this.admit(socket) && this.accept(socket));
+    // TLS: count the raw connection at once (limits apply before the handshake), start the
+    // session when the handshake is done; handshakeTimeout cuts off silent peers.
+    const server = createTlsServer({ ...tls.serverOptions, noDelay: true, keepAlive: true }, (socket: TLSSocket) => {
+      if (socket.destroyed) return;
+      this.accept(socket, tls.rightsOf(socket));
+    });
+    server.on('connection', (raw: Socket) => this.admit(raw));
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      this.ctx.log('info', 'TLS handshake failed', { address: socket.remoteAddress, code: err.code, reason: err.message });
+      socket.destroy(); // with a listener here, Node leaves closing the socket to us
+    });
+    return server;
+  }
+
+  /** Count a new TCP connection against the limits; refuse it (and return false) beyond them. */
+  private admit(socket: Socket): boolean {
     const address = socket.remoteAddress ?? '-';
     const perAddressLimit = this.limits.maxConnectionsPerAddress;
     const count = (this.perAddress.get(address) ?? 0) + 1;
@@ -59,17 +84,21 @@ export class GearListener {
       this.ctx.log('info', 'connection refused: too many from this address', { address });
       socket.on('error', () => {});
       socket.destroy();
-      return;
+      return false;
     }
     this.perAddress.set(address, count);
-    const session = new GearSession(socket, this.ctx, isLoopback(address));
-    this.sessions.add(session);
     socket.once('close', () => {
-      this.sessions.delete(session);
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left <= 0) this.perAddress.delete(address);
       else this.perAddress.set(address, left);
     });
+    return true;
+  }
+
+  private accept(socket: Socket, rights?: PeerRights): void {
+    const session = new GearSession(socket, this.ctx, isLoopback(socket.remoteAddress), rights);
+    this.sessions.add(session);
+    socket.once('close', () => this.sessions.delete(session));
   }
 
   /** Stop accepting; existing connections carry on. */

@@ -7,6 +7,7 @@ import type { SessionContext } from './gear-session.js';
 import { createLogger, type Logger } from './logger.js';
 import { openStore } from './store-setup.js';
 import { VERSION } from './version.js';
+import { prepareGearTls } from '../security/gear-tls.js';
 
 export interface Gearport {
   readonly config: GearportConfig;
@@ -40,6 +41,8 @@ export function registerHttpFront(factory: HttpFrontFactory): void {
 export async function startGearport(config: GearportConfig, logger?: Logger): Promise<Gearport> {
   validateConfig(config);
   const log = logger ?? createLogger(config.verbose, config.logFile);
+  // Certificates are checked before anything opens: a bad one stops start-up (never plaintext).
+  const gearTls = prepareGearTls(config.security.gearTls);
   const store: JobStore | undefined = openStore(config, log);
   const engine = new Engine({
     handlePrefix: config.jobHandlePrefix,
@@ -75,7 +78,7 @@ export async function startGearport(config: GearportConfig, logger?: Logger): Pr
     },
     log: (level, message, detail) => log[level](detail ?? {}, message),
   };
-  const gear = new GearListener(ctx, config);
+  const gear = new GearListener(ctx, config, gearTls);
   const http = httpFrontFactory !== undefined && config.httpPort !== undefined ? httpFrontFactory(engine, config, log) : undefined;
   let port: number;
   let httpPort: number | undefined;
