@@ -315,14 +315,14 @@ differential('work', (scenario) => {
     await t.expect(c, 'JOB_CREATED <H1>');
     const slow = await t.peer('slow');
     t.send(slow, T.CAN_DO_TIMEOUT, ['f', '300']); // raised to the 1000 ms minimum (spec 1.8)
+    const started = Date.now(); // before the grab, so the measured time is never too short
     t.send(slow, T.GRAB_JOB);
     await t.expect(slow, 'JOB_ASSIGN <H1>\0f\0x');
-    const started = Date.now();
     const sleeper = await t.worker('sleeper', 'f');
     t.send(sleeper, T.PRE_SLEEP);
     await t.expectNothing(sleeper);
     await t.expect(sleeper, 'NOOP', 8000);
-    assert.ok(Date.now() - started >= 900, `requeued after ${Date.now() - started} ms, before the 1000 ms minimum`);
+    assert.ok(Date.now() - started >= 950, `requeued after ${Date.now() - started} ms, before the 1000 ms minimum`);
     await t.expectNothing(c, 'expiry does not notify clients');
     t.send(slow, T.WORK_COMPLETE, ['<H1>', 'too late']);
     await t.expect(slow, 'ERROR JOB_NOT_FOUND\0Job given in work result not found');
