@@ -1,0 +1,243 @@
+/**
+ * HTTP load generator (issue 3): keep-alive POSTs over raw sockets, bounded in time and count,
+ * reconnecting whenever the server closes (gearmand's plugin closes after every response,
+ * gearman-spec 3.4). Each request carries a distinct 12-byte body, so the default unique `-`
+ * never coalesces two requests into one job.
+ *
+ * Alone: `node dist/bench/http-load.js [seconds]` starts gearmand -r http and Gearport
+ * --http-port on free ports, each with 4 reverse workers, and prints both side by side.
+ */
+import { fork } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeRequest, FrameDecoder, PacketType as T } from '../src/protocol/index.js';
+
+export interface HttpLoadOptions {
+  readonly host: string;
+  /** HTTP port. */
+  readonly port: number;
+  /** Gearman port of the same server: a background run waits for its queue to drain there. */
+  readonly gearPort: number;
+  readonly path: string;
+  readonly connections: number;
+  readonly seconds: number;
+  readonly background: boolean;
+  /** Upper bound on requests, whatever the time (default 5,000,000). */
+  readonly maxRequests?: number;
+}
+
+export interface HttpLoadResult {
+  readonly requestsPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
+  const maxRequests = opts.maxRequests ?? 5_000_000;
+  const head = Buffer.from(
+    `POST ${opts.path} HTTP/1.1\r\nHost: ${opts.host}\r\n` +
+      (opts.background ? 'X-Gearman-Background: true\r\n' : '') +
+      'Content-Length: 12\r\n\r\n',
+    'latin1',
+  );
+  const latencies = new Float64Array(Math.min(maxRequests, 20_000_000));
+  let completed = 0;
+  let started = 0;
+  let errors = 0;
+  let counter = 0;
+  const t0 = performance.now();
+  const deadline = t0 + opts.seconds * 1000;
+
+  const nextRequest = (): Buffer => {
+    const body = Buffer.from(`r${String(counter++).padStart(11, '0')}`, 'latin1');
+    return Buffer.concat([head, body]);
+  };
+
+  const runConnection = () =>
+    new Promise<void>((done) => {
+      let socket: Socket;
+      let buffer: Buffer = Buffer.alloc(0);
+      let sentAt = 0;
+      let inFlight = false;
+      let finished = false;
+
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        socket.destroy();
+        done();
+      };
+      const send = () => {
+        if (performance.now() >= deadline || started >= maxRequests) return finish();
+        started++;
+        inFlight = true;
+        sentAt = performance.now();
+        socket.write(nextRequest());
+      };
+      const open = () => {
+        buffer = Buffer.alloc(0);
+        socket = connect({ host: opts.host, port: opts.port });
+        socket.setNoDelay(true);
+        socket.on('connect', send);
+        socket.on('data', onData);
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          if (finished) return;
+          if (inFlight) errors++; // closed before the answer
+          inFlight = false;
+          if (performance.now() >= deadline) return finish();
+          open(); // gearmand closes after every response: reconnect
+        });
+      };
+      const onData = (chunk: Buffer) => {
+        buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+        for (;;) {
+          const end = buffer.indexOf(CRLFCRLF);
+          if (end === -1) return;
+          const headText = buffer.toString('latin1', 0, end);
+          const status = Number(headText.slice(9, 12));
+          const m = /content-length:\s*(\d+)/i.exec(headText);
+          const length = m === null ? 0 : Number(m[1]);
+          const total = end + 4 + length;
+          if (buffer.length < total) return;
+          buffer = buffer.subarray(total);
+          if (status === 100) continue;
+          inFlight = false;
+          if (status === 200) {
+            if (completed < latencies.length) latencies[completed] = performance.now() - sentAt;
+            completed++;
+          } else {
+            errors++;
+          }
+          // gearmand 1.1 answers HTTP/1.0 with no Connection header and then closes.
+          const closing = /\r\nconnection:\s*close/i.test(headText) || (headText.startsWith('HTTP/1.0') && !/\r\nconnection:\s*keep-alive/i.test(headText));
+          if (closing) return; // the close handler reconnects
+          send();
+        }
+      };
+      open();
+    });
+
+  await Promise.all(Array.from({ length: opts.connections }, runConnection));
+  const elapsed = (performance.now() - t0) / 1000;
+  const sample = latencies.subarray(0, Math.min(completed, latencies.length)).sort();
+  const pct = (p: number) => (sample.length === 0 ? NaN : sample[Math.min(sample.length - 1, Math.floor(p * sample.length))]!);
+  if (opts.background) await waitForDrain(opts.host, opts.gearPort, opts.path.replace(/^\/+/, ''), 60_000);
+  return { requestsPerSec: completed / elapsed, p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
+}
+
+/** Wait (bounded) until the function has no queued jobs left, via the admin `status` command. */
+async function waitForDrain(host: string, port: number, fn: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const text = await new Promise<string>((res) => {
+      const s = connect({ host, port }, () => s.write('status\n'));
+      let out = '';
+      s.on('data', (d) => {
+        out += d.toString('latin1');
+        if (out.endsWith('.\n')) {
+          s.destroy();
+          res(out);
+        }
+      });
+      s.on('error', () => res(''));
+    });
+    const line = text.split('\n').find((l) => l.startsWith(fn + '\t'));
+    if (line === undefined || line.split('\t')[1] === '0') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---- reverse workers (a child process, so they do not share the generator's CPU) ---------
+
+/** Raw Gearman workers for `reverse`: grab, complete, grab again; sleep with PRE_SLEEP. */
+export function runReverseWorkers(host: string, port: number, count: number): Socket[] {
+  const sockets: Socket[] = [];
+  const grab = encodeRequest(T.GRAB_JOB);
+  const preSleep = encodeRequest(T.PRE_SLEEP);
+  for (let i = 0; i < count; i++) {
+    const socket = connect({ host, port });
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder();
+    socket.on('connect', () => {
+      socket.write(encodeRequest(T.CAN_DO, ['reverse']));
+      socket.write(grab);
+    });
+    socket.on('data', (chunk) =>
+      decoder.push(chunk, (f) => {
+        if (f.kind !== 'packet') return;
+        if (f.type === T.NOOP) socket.write(grab);
+        else if (f.type === T.NO_JOB) socket.write(preSleep);
+        else if (f.type === T.JOB_ASSIGN) {
+          const data = Buffer.from(f.args[2]!).reverse();
+          socket.write(Buffer.concat([encodeRequest(T.WORK_COMPLETE, [f.args[0]!, data]), grab]));
+        }
+      }),
+    );
+    socket.on('error', () => {});
+    sockets.push(socket);
+  }
+  return sockets;
+}
+
+// ---- standalone run ---------------------------------------------------------------------
+
+interface Row {
+  scenario: string;
+  gearmand: HttpLoadResult;
+  gearport: HttpLoadResult;
+}
+
+async function main(): Promise<void> {
+  const { startGearmand, startGearport } = await import('../test/helpers/servers.js');
+  const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 5);
+  const scenarios = [
+    { name: 'fg c1', connections: 1, background: false },
+    { name: 'fg c16', connections: 16, background: false },
+    { name: 'fg c64', connections: 64, background: false },
+    { name: 'bg c64', connections: 64, background: true },
+  ];
+  const results: Record<string, Record<string, HttpLoadResult>> = {};
+  for (const kind of ['gearmand', 'gearport'] as const) {
+    const server = kind === 'gearmand' ? await startGearmand({ http: true }) : await startGearport({ http: true, args: ['--queue-type', 'none'] });
+    const workers = fork(fileURLToPath(import.meta.url), ['--workers', String(server.port), '4'], { stdio: 'inherit' });
+    await new Promise((r) => setTimeout(r, 500));
+    try {
+      // Warm-up (JIT, connection setup), not measured.
+      await httpLoad({ host: '127.0.0.1', port: server.httpPort!, gearPort: server.port, path: '/reverse', connections: 16, seconds: 1, background: false });
+      for (const s of scenarios) {
+        const r = await httpLoad({ host: '127.0.0.1', port: server.httpPort!, gearPort: server.port, path: '/reverse', connections: s.connections, seconds, background: s.background });
+        (results[s.name] ??= {})[kind] = r;
+        process.stderr.write(`${kind} ${s.name}: ${r.requestsPerSec.toFixed(0)} req/s p50 ${r.p50Ms.toFixed(2)} ms p99 ${r.p99Ms.toFixed(2)} ms errors ${r.errors}\n`);
+      }
+    } finally {
+      workers.kill();
+      await server.stop();
+    }
+  }
+  const rows: Row[] = scenarios.map((s) => ({ scenario: s.name, gearmand: results[s.name]!.gearmand!, gearport: results[s.name]!.gearport! }));
+  const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  let out = `HTTP front, 12-byte POST /reverse, 4 reverse workers, ${seconds}s per cell\n\n`;
+  out += '| scenario | gearmand req/s | p50 ms | p99 ms | err | gearport req/s | p50 ms | p99 ms | err | ratio |\n';
+  out += '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  for (const r of rows) {
+    out += `| ${r.scenario} | ${f(r.gearmand.requestsPerSec)} | ${f(r.gearmand.p50Ms, 2)} | ${f(r.gearmand.p99Ms, 2)} | ${r.gearmand.errors} | ${f(r.gearport.requestsPerSec)} | ${f(r.gearport.p50Ms, 2)} | ${f(r.gearport.p99Ms, 2)} | ${r.gearport.errors} | ${f(r.gearport.requestsPerSec / r.gearmand.requestsPerSec, 2)}x |\n`;
+  }
+  process.stdout.write(out);
+}
+
+if (process.argv[2] === '--workers') {
+  runReverseWorkers('127.0.0.1', Number(process.argv[3]), Number(process.argv[4]));
+} else if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
