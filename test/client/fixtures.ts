@@ -56,3 +56,21 @@ export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => voi
   const promise = new Promise<T>((resolve) => (open = resolve));
   return { promise, open };
 }
+
+/**
+ * One server for a whole suite (started in `before`, stopped in `after`): starting a server per
+ * test dominates the run time. Tests sharing it use their own function names and uniques.
+ */
+export function suiteServer(kind: ServerKind, hooks: { before: (fn: () => Promise<void>) => void; after: (fn: () => Promise<void>) => void }): () => RunningServer {
+  let server: RunningServer | undefined;
+  hooks.before(async () => {
+    server = await startServer(kind);
+  });
+  hooks.after(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (server === undefined) throw new Error('suite server not started');
+    return server;
+  };
+}

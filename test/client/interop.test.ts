@@ -1,10 +1,10 @@
-import { describe, test, afterEach } from 'node:test';
+import { describe, test, afterEach, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Admin, Client, Worker } from '../../src/client/index.js';
 import { skipUnless } from '../helpers/servers.js';
-import { Resources, addressOf, eventually, gate, serverKinds, skipKind } from './fixtures.js';
+import { Resources, suiteServer, addressOf, eventually, gate, serverKinds, skipKind } from './fixtures.js';
 
 const run = promisify(execFile);
 
@@ -12,9 +12,10 @@ for (const kind of serverKinds) {
   describe(`interop with libgearman tools against ${kind}`, { skip: skipKind(kind) }, () => {
     const res = new Resources();
     afterEach(() => res.dispose());
+    const shared = suiteServer(kind, { before, after });
 
     async function serverWithWorker() {
-      const server = await res.server(kind);
+      const server = shared();
       const worker = res.add(new Worker({ servers: [addressOf(server)], concurrency: 2 }), (w) => w.close());
       const seen: { unique: string; workload: string }[] = [];
       await worker.register('ts_upper', (job) => {
@@ -55,7 +56,7 @@ for (const kind of serverKinds) {
     });
 
     test('our client calls a worker run by the gearman tool', { skip: skipUnless('gearman') }, async () => {
-      const server = await res.server(kind);
+      const server = shared();
       const child = spawn('gearman', ['-w', '-h', '127.0.0.1', '-p', String(server.port), '-f', 'cli_rev', '--', 'rev'], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });

@@ -1,8 +1,8 @@
-import { describe, test, afterEach } from 'node:test';
+import { describe, test, afterEach, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { Client, Worker, Admin, AbortError, TimeoutError } from '../../src/client/index.js';
-import { Resources, addressOf, gate, serverKinds, skipKind } from './fixtures.js';
+import { Resources, suiteServer, addressOf, gate, serverKinds, skipKind } from './fixtures.js';
 
 /** A TCP server that accepts connections and never answers. */
 async function silentServer(res: Resources): Promise<{ host: string; port: number }> {
@@ -65,9 +65,10 @@ for (const kind of serverKinds) {
   describe(`timeouts and abort against ${kind}`, { skip: skipKind(kind) }, () => {
     const res = new Resources();
     afterEach(() => res.dispose());
+    const shared = suiteServer(kind, { before, after });
 
     test('a job with no worker times out; the connection stays usable', async () => {
-      const server = await res.server(kind);
+      const server = shared();
       const servers = [addressOf(server)];
       const client = res.add(new Client({ servers }), (c) => c.close());
       await assert.rejects(client.submit('nobody-home', 'x', { timeoutMs: 200 }).result, TimeoutError);
@@ -78,7 +79,7 @@ for (const kind of serverKinds) {
     });
 
     test('aborting one of two coalesced waiters leaves the other one its result', async () => {
-      const server = await res.server(kind);
+      const server = shared();
       const servers = [addressOf(server)];
       const client = res.add(new Client({ servers }), (c) => c.close());
       const worker = res.add(new Worker({ servers }), (w) => w.close());

@@ -1,15 +1,16 @@
-import { describe, test, afterEach } from 'node:test';
+import { describe, test, afterEach, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Admin, Client, Worker } from '../../src/client/index.js';
-import { Resources, addressOf, eventually, gate, serverKinds, skipKind } from './fixtures.js';
+import { Resources, suiteServer, addressOf, eventually, gate, serverKinds, skipKind } from './fixtures.js';
 
 for (const kind of serverKinds) {
   describe(`worker against ${kind}`, { skip: skipKind(kind) }, () => {
     const res = new Resources();
     afterEach(() => res.dispose());
+    const shared = suiteServer(kind, { before, after });
 
     async function setup(workerOptions: ConstructorParameters<typeof Worker>[0] = {}) {
-      const server = await res.server(kind);
+      const server = shared();
       const servers = [addressOf(server)];
       const worker = res.add(new Worker({ servers, ...workerOptions }), (w) => w.close());
       const client = res.add(new Client({ servers }), (c) => c.close());
