@@ -6,6 +6,8 @@ import { SERVER_HEADER } from './context.js';
 import { errorBody, HttpErrors, type HttpErrorSpec } from './errors.js';
 import { sendError } from './respond.js';
 
+/** Results up to this size are written with the head in a single write. */
+const SMALL_BODY_BYTES = 4096;
 const COMPLETE_TRAILER = { 'X-Gearman-Command': 'WORK_COMPLETE' } as const;
 
 const Mode = {
@@ -131,7 +133,10 @@ export class HttpExchange implements PeerListener {
         'X-Gearman-Command', 'WORK_COMPLETE',
         'Content-Length', String(data.length),
       ]);
-      this.res.end(data);
+      // A small result goes out as a latin1 string: node:http then sends head and body in
+      // one write instead of a writev of two buffers (a measurable saving per request).
+      if (data.length <= SMALL_BODY_BYTES) this.res.end(data.toString('latin1'), 'latin1');
+      else this.res.end(data);
     } else if (mode === Mode.streaming) {
       if (data.length > 0) this.res.write(data);
       this.res.addTrailers(COMPLETE_TRAILER);
