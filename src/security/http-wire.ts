@@ -1,0 +1,75 @@
+/**
+ * The HTTP front's use of the security pieces: the request gate around HttpGuard, and the
+ * listener (plain or TLS) for --http-tls-cert/--http-tls-key.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { SecurityConfig } from './config.js';
+import { HttpGuard, refusalBody } from './http-guard.js';
+import { registerReloadable } from './reload.js';
+import { loadTlsMaterial } from './tls.js';
+import { SERVER_HEADER } from '../server/http/context.js';
+
+const guarded = Symbol('gearport.guarded');
+type Marked = IncomingMessage & { [guarded]?: boolean };
+
+/** Build the guard (loads the tokens file: a bad one stops start-up) and hook it to SIGHUP. */
+export function createHttpGuard(security: SecurityConfig): { guard: HttpGuard; dispose: () => void } {
+  const guard = new HttpGuard(security);
+  const dispose = guard.authenticates
+    ? registerReloadable({ name: 'HTTP tokens', reload: () => `${guard.reloadTokens()} tokens in force` })
+    : () => {};
+  return { guard, dispose };
+}
+
+/**
+ * Admit a request or answer it: 401/403/429 as JSON in the front's error shape, 204 for a
+ * CORS preflight. Returns false when answered. Safe to call twice (100-continue, then the
+ * request): the second call passes.
+ */
+export function admitHttpRequest(guard: HttpGuard, req: IncomingMessage, res: ServerResponse): boolean {
+  const marked = req as Marked;
+  if (marked[guarded] === true) return true;
+  marked[guarded] = true;
+  const url = req.url ?? '';
+  let start = 0;
+  while (url.charCodeAt(start) === 47 /* / */) start++;
+  const decision = guard.check({
+    method: req.method ?? '',
+    path: url.slice(start),
+    address: req.socket.remoteAddress ?? '-',
+    authorization: req.headers.authorization,
+    origin: req.headers.origin,
+    background: /^true$/.test(String(req.headers['x-gearman-background'] ?? '')),
+  });
+  if (decision.allowed) {
+    for (let i = 0; i < decision.headers.length; i += 2) res.setHeader(decision.headers[i]!, decision.headers[i + 1]!);
+    return true;
+  }
+  const { refusal } = decision;
+  const body = refusalBody(refusal);
+  const headers: string[] = ['Server', SERVER_HEADER, ...refusal.headers];
+  if (refusal.status !== 204) headers.push('Content-Type', 'application/json', 'Content-Length', String(body.length), 'Cache-Control', 'no-store');
+  // A body we will not read: close after answering rather than parse it as the next request.
+  const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody) headers.push('Connection', 'close');
+  res.writeHead(refusal.status, headers);
+  res.end(body);
+  if (hasBody) req.resume();
+  return false;
+}
+
+/**
+ * A listener for the HTTP front: TLS when a certificate is configured (checked at start:
+ * a bad one stops start-up, never plain HTTP instead), plain TCP otherwise.
+ */
+export function createHttpListener(security: SecurityConfig, handshakeTimeoutMs: number, onSocket: (socket: Socket) => void): Server {
+  if (security.httpTlsCertFile === undefined || security.httpTlsKeyFile === undefined) {
+    return createNetServer({ noDelay: true }, onSocket);
+  }
+  const material = loadTlsMaterial({ certFile: security.httpTlsCertFile, keyFile: security.httpTlsKeyFile });
+  const server = createTlsServer({ ...material, handshakeTimeout: handshakeTimeoutMs, noDelay: true, ALPNProtocols: ['http/1.1'] }, onSocket);
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  return server;
+}
