@@ -20,6 +20,7 @@ export type HttpLimits = Pick<
   | 'httpMaxWaitTimeoutMs'
   | 'maxOutputBuffer'
   | 'backlog'
+  | 'security'
 >;
 
 /** gearmand sends `Server: Gearman/<version>` (gearman-spec 3.4); the comment names us. */

@@ -1,5 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
+import { admitHttpRequest, createHttpGuard, createHttpListener } from '../../security/http-wire.js';
+import type { HttpGuard } from '../../security/http-guard.js';
 import type { Engine } from '../../engine/engine.js';
 import type { HttpFront } from '../server.js';
 import type { Logger } from '../logger.js';
@@ -25,8 +27,13 @@ export class HttpFrontServer implements HttpFront {
   private readonly sockets = new Set<Socket>();
   private readonly connectionsByAddress = new Map<string, number>();
 
+  /** Tokens, rate limits and CORS (src/security): asked before any route runs. */
+  private readonly guard: HttpGuard;
+  private readonly disposeGuard: () => void;
+
   constructor(engine: Engine, limits: HttpLimits, logger: Logger) {
     this.ctx = { engine, limits, logger, waitsByAddress: new Map() };
+    ({ guard: this.guard, dispose: this.disposeGuard } = createHttpGuard(limits.security));
     const headersTimeout = Math.min(limits.httpHeadersTimeoutMs, limits.httpRequestTimeoutMs);
     this.http = createHttpServer(
       {
@@ -54,7 +61,8 @@ export class HttpFrontServer implements HttpFront {
     const hosts = addresses.length === 0 ? [undefined] : addresses;
     let boundPort = port;
     for (const host of hosts) {
-      const server = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+      // HTTPS when --http-tls-cert/--http-tls-key are set; the handshake gets the headers timeout.
+      const server = createHttpListener(this.ctx.limits.security, this.ctx.limits.httpHeadersTimeoutMs, (socket) => this.accept(socket));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ port: boundPort, host, backlog: this.ctx.limits.backlog }, () => {
@@ -76,6 +84,7 @@ export class HttpFrontServer implements HttpFront {
   }
 
   closeAll(): void {
+    this.disposeGuard();
     this.http.close();
     for (const socket of this.sockets) socket.destroy();
   }
@@ -140,6 +149,7 @@ export class HttpFrontServer implements HttpFront {
 
   /** Expect: 100-continue: refuse from the headers alone, or invite the body. */
   private onCheckContinue(req: IncomingMessage, res: ServerResponse): void {
+    if (!admitHttpRequest(this.guard, req, res)) return; // no 100-continue for a refused caller
     if (req.method === 'POST' || req.method === 'PUT') {
       const refusal = refuseBodyEarly(this.ctx, readGearmanHeaders(req.rawHeaders));
       if (refusal !== undefined) return sendError(res, refusal, true);
@@ -150,6 +160,7 @@ export class HttpFrontServer implements HttpFront {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     if (req.socket.writableEnded) return; // behind a response that closes the connection
+    if (!admitHttpRequest(this.guard, req, res)) return; // 401/403/429, CORS preflight
     const url = req.url ?? '';
     const method = req.method ?? '';
     if (url.length > this.ctx.limits.httpMaxUrlBytes) return sendError(res, HttpErrors.urlTooLong, true);
