@@ -3,6 +3,7 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { UsageError, parseCommandLine, type CliResult } from './cli-options.js';
 import { startGearport } from './server/server.js';
+import { reloadAll } from './security/reload.js';
 import './server/http-front-registration.js';
 
 async function main(): Promise<void> {
@@ -34,6 +35,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void server.stop(false));
   process.on('SIGUSR1', () => void server.stop(true));
   process.on('SIGPIPE', () => {});
+  // SIGHUP re-reads the HTTP tokens file; a file that fails to parse keeps the old tokens.
+  process.on('SIGHUP', () => {
+    for (const r of reloadAll()) {
+      if (r.ok) server.logger.info({ reloaded: r.name }, r.message);
+      else server.logger.error({ reloaded: r.name, error: r.message }, 'reload failed; previous settings kept');
+    }
+  });
   await server.stopped;
   if (pidFile !== undefined) {
     try {
