@@ -26,9 +26,9 @@ await worker.register(
   { timeoutMs: 5000 }, // CAN_DO_TIMEOUT: the server requeues the job after 5 s
 );
 
-worker.on('connect', (server: string) => console.log(`connected to ${server}`));
-worker.on('disconnect', (server: string, error: unknown) => console.log(`lost ${server}: ${String(error)}`));
-worker.on('warning', (error: Error) => console.warn(`warning: ${error.message}`));
+worker.on('connect', (server) => console.log(`connected to ${server}`));
+worker.on('disconnect', (server, error) => console.log(`lost ${server}: ${String(error)}`));
+worker.on('warning', (error) => console.warn(`warning: ${error.message}`));
 
 await worker.start();
 console.log('worker ready; Ctrl-C to stop');

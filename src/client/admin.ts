@@ -1,5 +1,5 @@
 import { Connection } from './connection.js';
-import { ClosedError, ResponseProtocolError } from './errors.js';
+import { ClosedError, ConnectionLostError } from './errors.js';
 import { guarded } from './guard.js';
 import { connectionDefaults, resolveAddress, type CallOptions, type ServerAddress } from './options.js';
 import {
@@ -192,7 +192,7 @@ export class Admin {
     const waiting = this.pending;
     this.pending = [];
     this.connection = undefined;
-    for (const entry of waiting) entry.reject(error ?? new ResponseProtocolError('admin connection closed'));
+    for (const entry of waiting) entry.reject(new ConnectionLostError(this.address.key, error));
   }
 }
 

@@ -14,7 +14,7 @@ export type { JobStatus, UniqueStatus } from './client-session.js';
 export { ForegroundJob } from './foreground-job.js';
 export type { JobEvent } from './foreground-job.js';
 export { Worker, workerDefaults } from './worker.js';
-export type { WorkerOptions, RegisterOptions, JobHandler, JobResult, ErrorReport } from './worker.js';
+export type { WorkerOptions, RegisterOptions, JobHandler, JobResult, ErrorReport, WorkerEvents } from './worker.js';
 export { WorkerJob } from './worker-job.js';
 export { Admin } from './admin.js';
 export type {

@@ -146,7 +146,10 @@ export class WorkerConnection {
     if (this.host.clientId !== undefined) connection.send(PacketType.SET_CLIENT_ID, [Buffer.from(this.host.clientId, 'utf8')]);
     for (const registration of this.host.registrations()) this.sendRegistration(connection, registration);
     await this.roundTrip(connection);
-    if (connection.closed) return;
+    if (connection.closed) {
+      this.settleFirstAttempt(); // lost during setup: lost() already scheduled the retry
+      return;
+    }
     this.backoff.succeed();
     this.host.connectionChanged(this, true);
     this.settleFirstAttempt();

@@ -64,6 +64,25 @@ export const workerDefaults = {
 /** CAN_DO_TIMEOUT floor applied by gearmand (connection.cc, spec 1.8). */
 const SERVER_MIN_TIMEOUT_MS = 1000;
 
+/** Events a Worker emits, with their arguments. */
+export interface WorkerEvents {
+  /** Connected to a server and registered the functions there. */
+  connect: [server: string];
+  /** A server connection failed or was lost; it is retried with backoff. */
+  disconnect: [server: string, error: unknown];
+  /** Something non-fatal, such as an ERROR packet from the server. */
+  warning: [error: Error];
+  /** A handler threw; the client got WORK_EXCEPTION or WORK_FAIL. */
+  jobError: [job: WorkerJob, error: unknown];
+}
+
+// Typed overloads for the events above (merged into the class below).
+export interface Worker {
+  on<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+  once<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+  off<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+}
+
 /**
  * Runs registered functions for jobs from one or more servers.
  * Events: `connect` (server key), `disconnect` (server key, error), `warning` (error),
@@ -143,6 +162,8 @@ export class Worker extends EventEmitter {
   unregister(functionName: string): void {
     if (!this.functions.delete(functionName)) return;
     for (const connection of this.connections) connection.unregister(functionName);
+    // CANT_DO makes the server requeue our running jobs of it (spec 1.4): their results would be refused.
+    for (const job of this.runningJobs) if (job.functionName === functionName) job.abandon(new Error(`${functionName} was unregistered`));
   }
 
   /**
