@@ -108,7 +108,9 @@ export function renderGearman(result: GearmanSectionResult): string {
 }
 
 /** Best-effort rendering of a result whose shape another module decides. */
-export function renderUnknown(rows: { label: string; result: unknown }[]): string {
+export function renderUnknown(runs: { label: string; result: unknown }[]): string {
+  // A run returning a list (e.g. one entry per library) becomes one row per entry.
+  const rows = runs.flatMap(({ label, result }) => (Array.isArray(result) ? result.map((entry: unknown) => ({ label, result: entry })) : [{ label, result }]));
   const flat = rows.map(({ label, result }) => ({ label, fields: flatten(result) }));
   const keys = [...new Set(flat.flatMap((r) => Object.keys(r.fields)))];
   if (keys.length === 0 || keys.length > 12) return '```json\n' + JSON.stringify(rows, null, 2) + '\n```';
@@ -147,3 +149,29 @@ function noiseNotes(result: GearmanSectionResult): string[] {
 function cpuCount(): number {
   return availableParallelism();
 }
+
+/** HTTP front: one row per scenario, gearmand beside Gearport, ratio of requests/s. */
+export function renderHttp(result: { skipped?: string; scenarios?: readonly string[]; servers?: readonly string[]; runs?: { server: string; scenario: string; result?: { requestsPerSec: number; p50Ms: number; p99Ms: number; errors: number }; error?: string }[] }): string {
+  if (result.skipped !== undefined) return `skipped: ${result.skipped}`;
+  const runs = result.runs ?? [];
+  const servers = result.servers ?? [];
+  const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+  const rows = (result.scenarios ?? []).map((scenario) => {
+    const found = servers.map((server) => runs.find((r) => r.server === server && r.scenario === scenario));
+    const cells = found.flatMap((r) =>
+      r?.result ? [int(r.result.requestsPerSec) + (r.result.errors > 0 ? ` (${r.result.errors} errors)` : ''), ms(r.result.p50Ms), ms(r.result.p99Ms)] : ['failed', 'n/a', 'n/a'],
+    );
+    const [first, second] = found;
+    const rate = first?.result && second?.result ? second.result.requestsPerSec / first.result.requestsPerSec : NaN;
+    return [scenario, ...cells, ...(servers.length === 2 ? [ratio(rate)] : [])];
+  });
+  const header = ['scenario', ...servers.flatMap((s) => [`${s} req/s`, 'p50 ms', 'p99 ms']), ...(servers.length === 2 ? ['ratio req/s'] : [])];
+  const failures = runs.filter((r) => r.error !== undefined).map((r) => `- ${r.server} ${r.scenario}: ${r.error}`);
+  return [
+    'POST /reverse with a 12-byte body, 4 raw reverse workers; background rows send X-Gearman-Background.',
+    '',
+    table(header, rows),
+    ...(failures.length > 0 ? ['', ...failures] : []),
+  ].join('\n');
+}
+

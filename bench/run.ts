@@ -14,7 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { repoRoot } from '../test/helpers/servers.js';
 import { benchConfig, type BenchConfig } from './config.js';
-import { renderGearman, renderUnknown } from './report.js';
+import { renderGearman, renderHttp, renderUnknown } from './report.js';
 import { gearmanSection, type GearmanSectionResult } from './sections/gearman.js';
 import { clientSection, type ClientSectionResult } from './sections/client.js';
 import { storeSection, type StoreSectionResult } from './sections/store.js';
@@ -40,7 +40,7 @@ const sections: Record<string, Section<unknown>> = {
   gearman: { title: 'Gearman protocol: Gearport vs gearmand', run: gearmanSection, render: (r) => renderGearman(r as GearmanSectionResult) },
   client: { title: 'TypeScript client library round trips', run: clientSection, render: (r) => renderRuns(r as ClientSectionResult) },
   store: { title: 'Durable store throughput', run: storeSection, render: (r) => renderRuns(r as StoreSectionResult) },
-  http: { title: 'HTTP front', run: httpSection, render: (r) => `skipped: ${(r as HttpSectionResult).skipped ?? ''}` },
+  http: { title: 'HTTP front: Gearport vs gearmand -r http', run: httpSection, render: (r) => renderHttp(r as HttpSectionResult) },
 };
 
 async function main(): Promise<void> {

@@ -2,13 +2,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { startGearport, type RunningServer } from '../test/helpers/servers.js';
 
 /** Gearport with its own throw-away data dir, so its default SQLite file never lands in the tree. */
-export async function startGearportIsolated(args: string[]): Promise<RunningServer> {
+export async function startGearportIsolated(args: string[], options: { http?: boolean } = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gearport-bench-'));
   try {
-    const server = await startGearport({ args: ['--data-dir', dataDir, ...args] });
+    const server = await startGearport({ args: ['--data-dir', dataDir, ...args], http: options.http });
     return {
       ...server,
       async stop(signal?: NodeJS.Signals) {
@@ -22,3 +23,32 @@ export async function startGearportIsolated(args: string[]): Promise<RunningServ
   }
 }
 
+
+/** Resolve once the admin `status` shows `workers` workers for `fn` (bounded wait). */
+export async function waitForWorkers(host: string, port: number, fn: string, workers: number, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await adminCommand(host, port, 'status');
+    const line = text.split('\n').find((l) => l.startsWith(`${fn}\t`));
+    if (line !== undefined && Number(line.split('\t')[3]) >= workers) return;
+    if (Date.now() > until) throw new Error(`${workers} workers for ${fn} did not register within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function adminCommand(host: string, port: number, command: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port }, () => socket.write(`${command}\n`));
+    let out = '';
+    const timer = setTimeout(() => socket.destroy(), 2000);
+    socket.on('data', (d: Buffer) => {
+      out += d.toString('latin1');
+      if (out.endsWith('.\n')) socket.destroy();
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    socket.on('error', () => {});
+  });
+}

@@ -1,14 +1,78 @@
 /**
- * Section "http": placeholder. The HTTP front's load generator (Gearport's HTTP front vs
- * gearmand's -r http) is to be added here with the same shape as the other sections:
- * a function taking the config and a logger, returning a JSON-serialisable result.
+ * Section "http": the HTTP front (Gearport --http-port vs gearmand -r http) with the HTTP
+ * load generator of bench/http-load.ts (written separately: httpLoad(options)). The server
+ * gets 4 reverse workers in their own child (http-load.js --workers), the generator runs in
+ * another child, so neither shares a process with the server or with this orchestrator.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { startGearmand, gearportCli, type RunningServer } from '../../test/helpers/servers.js';
 import type { BenchConfig } from '../config.js';
+import { runModuleInChild } from '../load-runner.js';
+import { startGearportIsolated, waitForWorkers } from '../servers.js';
+import { benchDir, loadOptional } from './optional-module.js';
+
+const MODULE = 'http-load.js';
+const WORKERS = 4;
+const FUNCTION = 'reverse'; // the path the generator posts to, and its workers' function
+const SCENARIOS = [
+  { label: 'fg 1 conn', connections: 1, background: false },
+  { label: 'fg 16 conn', connections: 16, background: false },
+  { label: 'fg 64 conn', connections: 64, background: false },
+  { label: 'bg 64 conn', connections: 64, background: true },
+] as const;
+
+export interface HttpRun {
+  readonly server: string;
+  readonly scenario: string;
+  readonly result?: { requestsPerSec: number; p50Ms: number; p99Ms: number; errors: number };
+  readonly error?: string;
+}
 
 export interface HttpSectionResult {
   readonly skipped?: string;
+  readonly scenarios?: readonly string[];
+  readonly servers?: readonly string[];
+  readonly runs?: HttpRun[];
 }
 
-export async function httpSection(_config: BenchConfig, _log: (line: string) => void): Promise<HttpSectionResult> {
-  return { skipped: 'HTTP load generator not written yet' };
+export async function httpSection(config: BenchConfig, log: (line: string) => void): Promise<HttpSectionResult> {
+  const loaded = await loadOptional(MODULE);
+  if (loaded.module === undefined) return { skipped: loaded.missing };
+  if (typeof loaded.module.httpLoad !== 'function') return { skipped: `${MODULE} does not export httpLoad` };
+  const modulePath = resolve(benchDir, MODULE);
+  const servers: { label: string; start: () => Promise<RunningServer> }[] = [{ label: 'gearmand -t 4 -r http', start: () => startGearmand({ http: true }) }];
+  if (existsSync(gearportCli)) servers.push({ label: 'gearport --http-port', start: () => startGearportIsolated([...config.gearportArgs], { http: true }) });
+  const runs: HttpRun[] = [];
+  for (const { label, start } of servers) {
+    let server: RunningServer | undefined;
+    let workers: ChildProcess | undefined;
+    try {
+      server = await start();
+      workers = fork(modulePath, ['--workers', String(server.port), String(WORKERS)], { stdio: 'inherit' });
+      await waitForWorkers(server.host, server.port, FUNCTION, WORKERS);
+      const base = { host: server.host, port: server.httpPort!, gearPort: server.port, path: `/${FUNCTION}` };
+      const timeoutMs = config.seconds * 1000 + 90_000;
+      // Warm-up (connections, JIT), not recorded.
+      await runModuleInChild(modulePath, 'httpLoad', [{ ...base, connections: 16, seconds: config.warmupSeconds, background: false }], timeoutMs);
+      for (const scenario of SCENARIOS) {
+        try {
+          const result = (await runModuleInChild(modulePath, 'httpLoad', [{ ...base, connections: scenario.connections, seconds: config.seconds, background: scenario.background }], timeoutMs)) as HttpRun['result'];
+          runs.push({ server: label, scenario: scenario.label, result });
+          log(`http ${label.padEnd(22)} ${scenario.label.padEnd(11)} ${Math.round(result!.requestsPerSec).toLocaleString('en-US')} req/s p50 ${result!.p50Ms.toFixed(2)} ms p99 ${result!.p99Ms.toFixed(2)} ms errors ${result!.errors}`);
+        } catch (err) {
+          runs.push({ server: label, scenario: scenario.label, error: (err as Error).message.split('\n')[0] });
+          log(`http ${label} ${scenario.label}: FAILED ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+    } catch (err) {
+      runs.push({ server: label, scenario: 'setup', error: (err as Error).message.split('\n')[0] });
+      log(`http ${label}: FAILED ${(err as Error).message.split('\n')[0]}`);
+    } finally {
+      workers?.kill();
+      await server?.stop();
+    }
+  }
+  return { scenarios: SCENARIOS.map((s) => s.label), servers: servers.map((s) => s.label), runs };
 }
