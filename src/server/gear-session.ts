@@ -55,6 +55,8 @@ export class GearSession implements PeerListener {
   private readonly pendingReplies: PendingReply[] = [];
   private silentTimer: NodeJS.Timeout | undefined;
   private pausedForOutput = false;
+  /** Armed while a packet is half received or output waits on the peer (watchStall). */
+  private stallTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly onFrameBound = (frame: Frame) => this.onFrame(frame);
 
@@ -97,6 +99,29 @@ export class GearSession implements PeerListener {
       if (!(err instanceof ProtocolError)) throw err;
       this.ctx.log('info', 'protocol error; closing connection', { code: err.code, reason: err.message, address: this.socket.remoteAddress });
       this.fatal(err.code, err.message);
+      return;
+    }
+    if (this.stallTimer !== undefined || this.decoder.bufferedBytes > 0) this.watchStall();
+  }
+
+  /**
+   * Cut a peer that stalls for the silent timeout: one that stops halfway through a packet
+   * (slowloris), or one that does not read what it asked for while its input is paused.
+   * Idle connections with nothing half-done (sleeping workers) are never cut.
+   */
+  private watchStall(): void {
+    const stalled = !this.closing && (this.pausedForOutput || this.decoder.bufferedBytes > 0);
+    if (!stalled) {
+      if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+    } else if (this.stallTimer !== undefined) {
+      this.stallTimer.refresh();
+    } else {
+      this.stallTimer = setTimeout(() => {
+        this.ctx.log('info', 'closing a stalled connection', { address: this.socket.remoteAddress, paused: this.pausedForOutput });
+        this.socket.destroy();
+      }, this.ctx.limits.silentConnectionTimeoutMs);
+      this.stallTimer.unref();
     }
   }
 
@@ -177,6 +202,7 @@ export class GearSession implements PeerListener {
     } else if (unsent > this.ctx.limits.outputHighWaterMark && !this.pausedForOutput) {
       this.pausedForOutput = true;
       this.socket.pause();
+      this.watchStall();
     }
   }
 
@@ -184,6 +210,7 @@ export class GearSession implements PeerListener {
     if (this.pausedForOutput) {
       this.pausedForOutput = false;
       this.socket.resume();
+      this.watchStall();
     }
   }
 
@@ -200,6 +227,7 @@ export class GearSession implements PeerListener {
   private onClose(): void {
     this.closing = true;
     if (this.silentTimer !== undefined) clearTimeout(this.silentTimer);
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     this.ctx.engine.disconnect(this.peer);
   }
 
