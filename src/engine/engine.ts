@@ -56,6 +56,7 @@ export const defaultEngineOptions: EngineOptions = {
 const JOB_OVERHEAD_BYTES = 320;
 /** gearmand stores uniques in 64 bytes; longer ones are refused (spec 1.5 step 3). */
 export const MAX_UNIQUE_BYTES = 64;
+const MIN_CAN_DO_TIMEOUT_MS = 1000;
 /** Workloads up to this size coalesce on their bytes directly; larger ones on a digest. */
 const DIRECT_KEY_BYTES = 64;
 
@@ -388,7 +389,8 @@ export class Engine {
     job.fn.running++;
     if (reg.timeoutMs > 0) {
       // One timer per job, cleared when it finishes (gearmand: one per connection, spec 7 B8).
-      job.timeoutTimer = this.options.clock.setTimer(reg.timeoutMs, () => {
+      // gearmand raises CAN_DO_TIMEOUT to at least 1000 ms (spec 1.8); workers rely on it.
+      job.timeoutTimer = this.options.clock.setTimer(Math.max(MIN_CAN_DO_TIMEOUT_MS, reg.timeoutMs), () => {
         job.timeoutTimer = undefined;
         if (job.worker === peer) {
           this.options.log('info', 'job exceeded its CAN_DO_TIMEOUT; requeued', { handle: job.handle });

@@ -197,21 +197,21 @@ test('CANT_DO requeues the jobs the worker runs for that function', () => {
   assert.equal(engine.grab(w.peer), undefined);
 });
 
-test('CAN_DO_TIMEOUT requeues a job that runs too long, per job, and not after it completed', () => {
+test('CAN_DO_TIMEOUT requeues a job that runs too long, per job, at least 1000 ms, and not after it completed', () => {
   const { engine, clock, peer } = setup();
   const c = peer();
   const w = peer();
-  engine.canDo(w.peer, 'f', 500);
+  engine.canDo(w.peer, 'f', 300); // raised to gearmand's minimum of 1000 ms
   const a = engine.submit(c.peer, job('f', 'a'));
   const b = engine.submit(c.peer, job('f', 'b'));
   assert.ok(a.ok && b.ok);
   engine.grab(w.peer);
-  clock.advance(300);
+  clock.advance(600);
   engine.grab(w.peer);
   engine.workComplete(w.peer, a.job.handle, Buffer.from('ok'));
-  clock.advance(300); // b has run 300 ms: still fine
+  clock.advance(600); // b has run 600 ms: still fine, and a's timer is gone
   assert.equal(engine.status(b.job.handle).running, true);
-  clock.advance(300);
+  clock.advance(400);
   assert.equal(engine.status(b.job.handle).running, false);
   assert.equal(engine.workComplete(w.peer, b.job.handle, Buffer.from('late'))?.code, 'JOB_NOT_FOUND');
   assert.equal(clock.pending, 0);
