@@ -249,3 +249,31 @@ describe('HTTP connection limits and the memory budget', () => {
   });
 });
 
+
+describe('HTTP request timeout vs a long foreground wait', () => {
+  let server: RunningServer;
+
+  before(async () => {
+    server = await startGearport({
+      http: true,
+      args: ['--queue-type', 'none', '--http-headers-timeout', '300', '--http-request-timeout', '600', '--http-wait-timeout', '1500'],
+    });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('the request timeout covers receiving the request, not waiting for the result', async () => {
+    const w = await RawWorker.start(server.port, { slow: () => 'hold' });
+    const conn = await RawConnection.open(server.httpPort!);
+    conn.write('POST /slow HTTP/1.1\r\nContent-Length: 1\r\n\r\ns');
+    const job = await w.grabbed(1);
+    await new Promise((r) => setTimeout(r, 1000)); // past the request timeout, within the wait
+    w.send(job.handle, [{ complete: 'worth the wait' }]);
+    const res = await conn.read();
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'worth the wait');
+    conn.close();
+    w.close();
+  });
+});
