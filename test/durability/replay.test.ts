@@ -50,7 +50,7 @@ const binaryJobs: Submission[] = [
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 for (const kind of StoreKinds) {
-  test(`${kind}: replay keeps order, priorities, epoch time, coalescing and exact bytes`, { skip: await storeSkip(kind), timeout: 90_000 }, async () => {
+  test(`${kind}: replay keeps order, priorities, epoch time, coalescing and exact bytes`, { skip: await storeSkip(kind), timeout: 90_000 }, async (t) => {
     const store = newStore(kind);
     let server = await startOn(store);
     const peers: ScriptedPeer[] = [];
@@ -118,7 +118,7 @@ for (const kind of StoreKinds) {
       assert.ok(epochJob!.at >= epochAt * 1000 - 1000, `epoch job ran ${epochAt * 1000 - epochJob!.at} ms early`);
       if (!restartedBeforeEpoch) {
         // The machine was too slow to show "not before": the job must at least have run.
-        process.stderr.write(`# ${kind}: restart took past the epoch time; only "runs after restart" was checked\n`);
+        t.diagnostic(`${kind}: restart took past the epoch time; only "runs after restart" was checked`);
       }
     } finally {
       for (const peer of peers) await peer.close();
