@@ -199,6 +199,17 @@ describe('HTTP connection limits and the memory budget', () => {
   });
 
   const openFrom = (localAddress: string) => RawConnection.openFrom(server.httpPort!, localAddress);
+  /** A connection the server admitted (earlier tests' connections may still be closing). */
+  async function openAdmitted(localAddress: string): Promise<RawConnection> {
+    for (let attempt = 0; ; attempt++) {
+      const conn = await openFrom(localAddress);
+      conn.write('GET /_gearport/health HTTP/1.1\r\n\r\n');
+      if ((await conn.read()).status === 200) return conn;
+      conn.close();
+      if (attempt > 200) throw new Error('never admitted');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 
   test('connections per address: the next one gets 503 and is closed', async () => {
     const a = await openFrom('127.0.0.1');
@@ -233,13 +244,13 @@ describe('HTTP connection limits and the memory budget', () => {
   });
 
   test('the job memory budget: refused early with 503 MEMORY_FULL', async () => {
-    const first = await openFrom('127.0.0.7');
+    const first = await openAdmitted('127.0.0.7');
     first.write(`POST /mem HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1200\r\n\r\n${'m'.repeat(1200)}`);
     const accepted = await first.read();
     assert.equal(accepted.status, 200, accepted.body.toString());
     first.close();
     // The second would pass the budget: refused from its Content-Length, before its body.
-    const conn = await openFrom('127.0.0.6');
+    const conn = await openAdmitted('127.0.0.6');
     conn.write(`POST /mem HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1900\r\n\r\n`);
     const res = await conn.read();
     assert.equal(res.status, 503);
