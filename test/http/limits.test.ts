@@ -232,12 +232,7 @@ describe('HTTP connection limits and the memory budget', () => {
 
   test('connections in total: the next one gets 503', async () => {
     const open: RawConnection[] = [];
-    for (const address of ['127.0.0.3', '127.0.0.3', '127.0.0.4', '127.0.0.4']) {
-      const conn = await openFrom(address);
-      conn.write('GET /_gearport/health HTTP/1.1\r\n\r\n');
-      assert.equal((await conn.read()).status, 200);
-      open.push(conn);
-    }
+    for (const address of ['127.0.0.3', '127.0.0.3', '127.0.0.4', '127.0.0.4']) open.push(await openAdmitted(address));
     const extra = await openFrom('127.0.0.5');
     assert.equal((await extra.read()).status, 503);
     for (const conn of open) conn.close();
