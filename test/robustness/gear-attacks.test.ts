@@ -1,0 +1,124 @@
+/**
+ * Hostile peers on the Gearman port (issue 4). For each attack: the server survives, a
+ * legitimate caller (separate process, ECHO every 20 ms) keeps getting answers with p99
+ * under LATENCY_BOUND_MS, the server's peak RSS stays under RSS_BUDGET_BYTES, and the
+ * background jobs accepted before the attacks are all still there.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGearport, type RunningServer } from '../helpers/servers.js';
+import { gearAttacks, jobsOf, measureAttack, openSocket, collect, submitBackgroundJobs, type Attack, type Measured } from './attacks.js';
+
+const LATENCY_BOUND_MS = 500;
+const RSS_BUDGET_BYTES = 256 * 1024 * 1024;
+const SILENT_TIMEOUT_MS = 1500;
+const MAX_CONNECTIONS = 1500;
+const KEPT_JOBS = 100;
+const KEEP_FN = 'robustness_keep';
+
+function describeResult(m: Measured): string {
+  return JSON.stringify({ ...m, peakRssMiB: Math.round(m.peakRssBytes / 2 ** 20) });
+}
+
+describe('Gearman port under attack', { timeout: 300_000 }, () => {
+  let server: RunningServer;
+  const attacks = new Map<string, Attack>(gearAttacks({ silentTimeoutMs: SILENT_TIMEOUT_MS }).map((a) => [a.name, a]));
+
+  before(async () => {
+    server = await startGearport({
+      args: [
+        '--silent-timeout', String(SILENT_TIMEOUT_MS),
+        '--max-connections', String(MAX_CONNECTIONS),
+        '--max-packet-size', '1m',
+        '--output-high-water', '1m',
+        '--max-output-buffer', '4m',
+      ],
+    });
+    await submitBackgroundJobs(server.host, server.port, KEEP_FN, KEPT_JOBS);
+    assert.equal(await jobsOf(server.host, server.port, KEEP_FN), KEPT_JOBS);
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  async function underAttack(name: string): Promise<Measured> {
+    const m = await measureAttack(server, attacks.get(name)!);
+    const why = describeResult(m);
+    assert.ok(m.survived, `server died: ${why}\n${server.stderr()}`);
+    assert.ok(m.probe.attempts >= 10, `the legitimate caller barely ran: ${why}`);
+    assert.equal(m.probe.ok, m.probe.attempts, `the legitimate caller saw failures: ${why}`);
+    assert.ok(m.probe.p99Ms < LATENCY_BOUND_MS, `legitimate p99 ${m.probe.p99Ms.toFixed(1)} ms >= ${LATENCY_BOUND_MS}: ${why}`);
+    assert.ok(m.peakRssBytes < RSS_BUDGET_BYTES, `peak RSS over budget: ${why}`);
+    assert.equal(await jobsOf(server.host, server.port, KEEP_FN), KEPT_JOBS, `background jobs lost: ${why}`);
+    return m;
+  }
+
+  test('oversize headers get ERROR and a close, and nothing of the declared size is allocated', async () => {
+    const m = await underAttack('oversize packet headers');
+    assert.equal(m.notes.answeredError, m.notes.connections);
+    assert.equal(m.notes.closedByServer, m.notes.connections);
+    // 1 GiB + 20 x 64 MiB were declared; the budget above is a fraction of one of them.
+    assert.ok(m.peakRssBytes - m.baselineRssBytes < 64 * 2 ** 20, describeResult(m));
+  });
+
+  test('garbage bytes close the connection', async () => {
+    const m = await underAttack('garbage bytes');
+    assert.equal(m.notes.closedByServer, m.notes.connections);
+  });
+
+  test('bursts of malformed packets are each answered and closed', async () => {
+    const m = await underAttack('malformed packet bursts');
+    assert.equal(m.notes.ignored, 0, describeResult(m));
+    assert.equal(m.notes.answered, m.notes.connections, describeResult(m));
+  });
+
+  test('silent connections are closed after --silent-timeout', async () => {
+    const m = await underAttack('silent connections');
+    assert.equal(m.notes.closedByServer, m.notes.connections);
+    assert.ok((m.notes.lastClosedAfterMs as number) >= SILENT_TIMEOUT_MS - 100, describeResult(m));
+  });
+
+  test('half-sent packets (slowloris) are closed after --silent-timeout', async () => {
+    const m = await underAttack('half-sent packets');
+    assert.equal(m.notes.closedByServer, m.notes.connections);
+  });
+
+  test('a flood of 2000 connections is served up to --max-connections and refused beyond', async () => {
+    const m = await underAttack('connection flood');
+    assert.equal(m.notes.refused as number + (m.notes.served as number) + (m.notes.closedByServer as number) + (m.notes.unanswered as number), 2000);
+    assert.ok((m.notes.served as number) <= MAX_CONNECTIONS, describeResult(m));
+    assert.ok((m.notes.served as number) >= MAX_CONNECTIONS - 50, describeResult(m));
+    assert.ok((m.notes.closedByServer as number) + (m.notes.refused as number) >= 2000 - MAX_CONNECTIONS, describeResult(m));
+  });
+
+  test('a client flooding ECHO without reading is paused, then cut off', async () => {
+    const m = await underAttack('slow consumer (ECHO flood, never reads)');
+    assert.equal(m.notes.closedByServer, m.notes.connections);
+    // Reading pauses at the high-water mark: the attacker cannot push much more than the socket buffers hold.
+    assert.ok((m.notes.maxMiBSent as number) < 64, describeResult(m));
+  });
+});
+
+describe('--max-connections-per-address', { timeout: 60_000 }, () => {
+  test('connections beyond the per-address limit are closed at once; others are served', async () => {
+    const server = await startGearport({ args: ['--max-connections-per-address', '50', '--silent-timeout', '10000'] });
+    try {
+      const sockets = [];
+      for (let i = 0; i < 60; i++) sockets.push(await openSocket(server.host, server.port));
+      const outcomes = await Promise.all(
+        sockets.map(async (s) => {
+          if (s === undefined) return 'refused';
+          s.write(Buffer.from('version\r\n'));
+          const { data, closed } = await collect(s, 2000);
+          return data.toString().startsWith('OK ') ? 'served' : closed ? 'closed' : 'silent';
+        }),
+      );
+      for (const s of sockets) s?.destroy();
+      assert.equal(outcomes.filter((o) => o === 'served').length, 50, outcomes.join(','));
+      assert.equal(outcomes.filter((o) => o === 'closed' || o === 'refused').length, 10, outcomes.join(','));
+    } finally {
+      await server.stop();
+    }
+  });
+});
