@@ -1,7 +1,8 @@
 /**
  * Issue 5, crash test: a client pipelines thousands of background submissions, the server is
  * killed with SIGKILL at a random moment, and after a restart on the same store every job that
- * was acknowledged (JOB_CREATED received) before the kill runs. Once per store.
+ * was acknowledged (JOB_CREATED received) before the kill runs, and once they have completed a
+ * clean restart replays none of them again. Once per store.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,6 +47,11 @@ for (const kind of StoreKinds) {
         const index = Number(data.slice(2));
         assert.ok(data.startsWith('w-') && index < sent, `unexpected workload ${data}`);
       }
+      // Completed jobs are forgotten: after a clean stop nothing is replayed again.
+      await server.stop();
+      server = await startOn(store, [], port);
+      const again = await runJobs(server.port, FUNCTION, { timeoutMs: 20_000 });
+      assert.equal(again.length, 0, `${again.length} completed jobs were replayed again`);
       // Unacknowledged submissions may or may not have been stored before the kill.
       t.diagnostic(`${kind}: ${acknowledged.size} acknowledged of ${sent} sent before the kill; ${ran.length} ran after the restart`);
     } finally {
