@@ -45,6 +45,8 @@ const binaryJobs: Submission[] = [
   bg(BYTES_FN, '-', 'dash unique one'),
   bg(BYTES_FN, '-', 'dash unique two'),
   bg(BYTES_FN, 'high-bytes', Buffer.from([0xff, 0xfe, 0x80, 0x00, 0x7f])),
+  // The longest unique (64 bytes, kept whole unlike gearmand), bytes above 0x7f included.
+  bg(BYTES_FN, Buffer.from(Array.from({ length: 64 }, (_, i) => 0x80 + i)).toString('latin1'), 'longest unique'),
 ];
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
