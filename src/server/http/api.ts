@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JobStatus } from '../../engine/types.js';
 import { isLoopback } from '../gear-listener.js';
 import { VERSION } from '../version.js';
-import type { HttpContext } from './context.js';
+import { SERVER_HEADER, type HttpContext } from './context.js';
 import { HttpErrors } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { sendError, sendJson } from './respond.js';
@@ -49,7 +49,7 @@ export function handleApiRequest(ctx: HttpContext, req: IncomingMessage, res: Se
     case '/openapi.json':
       if (param !== undefined || !allow('/_gearport/openapi.json')) break;
       openApiBody ??= Buffer.from(JSON.stringify(openApiDocument(VERSION), null, 2) + '\n');
-      res.writeHead(200, ['Content-Type', 'application/json', 'Content-Length', String(openApiBody.length)]);
+      res.writeHead(200, ['Server', SERVER_HEADER, 'Content-Type', 'application/json', 'Content-Length', String(openApiBody.length)]);
       res.end(head ? undefined : openApiBody);
       return;
     case '/functions':

@@ -42,7 +42,7 @@ export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: Se
     if (fn === '') return sendError(res, HttpErrors.notFound, hasBody);
     const workload = q === -1 ? EMPTY : Buffer.from(path.slice(q + 1), 'latin1');
     req.resume(); // a GET body is ignored, as gearmand
-    return submitJob(ctx, req, res, fn, workload, h, address);
+    return submitJob(ctx, res, fn, workload, h, address);
   }
 
   // POST and PUT
@@ -52,7 +52,7 @@ export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: Se
   if (refusal !== undefined) return sendError(res, refusal, hasBody || refusal === HttpErrors.bodyTooLarge);
   readBody(req, h.contentLength, limits.httpMaxBodyBytes, (error, body) => {
     if (error !== undefined) return sendError(res, error, true);
-    submitJob(ctx, req, res, path, body, h, address);
+    submitJob(ctx, res, path, body, h, address);
   });
 }
 
@@ -67,7 +67,7 @@ export function refuseBodyEarly(ctx: HttpContext, h: GearmanRequestHeaders): Htt
   return undefined;
 }
 
-function submitJob(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, functionName: string, data: Buffer, h: GearmanRequestHeaders, address: string): void {
+function submitJob(ctx: HttpContext, res: ServerResponse, functionName: string, data: Buffer, h: GearmanRequestHeaders, address: string): void {
   if (res.destroyed) return; // the caller left while its body arrived
   const engine = ctx.engine;
   const request = { functionName, unique: h.unique, data, priority: h.priority, background: h.background };
@@ -82,7 +82,7 @@ function submitJob(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, 
     );
     return;
   }
-  const exchange = new HttpExchange(ctx, req, res, address, h.eventStream);
+  const exchange = new HttpExchange(ctx, res, address, h.eventStream);
   const result: SubmitResult = engine.submit(exchange.peer, request);
   if (!result.ok) return sendError(res, errorOf(result.error), false, ['X-Gearman-Command', 'ERROR']);
   const limits = ctx.limits;

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Peer } from '../../engine/peer.js';
 import type { JobView, PeerListener } from '../../engine/types.js';
 import type { HttpContext } from './context.js';
@@ -35,7 +35,7 @@ export class HttpExchange implements PeerListener {
   private mode: Mode;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, address: string, eventStream: boolean) {
+  constructor(ctx: HttpContext, res: ServerResponse, address: string, eventStream: boolean) {
     this.ctx = ctx;
     this.res = res;
     this.address = address;
@@ -44,7 +44,6 @@ export class HttpExchange implements PeerListener {
     const waits = ctx.waitsByAddress;
     waits.set(address, (waits.get(address) ?? 0) + 1);
     res.once('close', () => this.release());
-    void req;
   }
 
   /** The job was accepted: start the wait (and the event stream). */

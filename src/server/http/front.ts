@@ -7,7 +7,7 @@ import type { HttpFront } from '../server.js';
 import type { Logger } from '../logger.js';
 import { API_PREFIX, handleApiRequest } from './api.js';
 import { handleJobRequest, refuseBodyEarly } from './compat.js';
-import type { HttpContext, HttpLimits } from './context.js';
+import { SERVER_HEADER, type HttpContext, type HttpLimits } from './context.js';
 import { HttpErrors, type HttpErrorSpec } from './errors.js';
 import { readGearmanHeaders } from './gearman-headers.js';
 import { rawErrorResponse } from './raw-response.js';
@@ -181,7 +181,7 @@ export class HttpFrontServer implements HttpFront {
         // gearmand submits a real job for HEAD and sends the body (spec 3.7 item 4); we submit nothing.
         req.resume();
         if (path === '' || path.charCodeAt(0) === 63) return sendError(res, HttpErrors.notFound);
-        res.writeHead(200, ['Allow', ALLOWED_JOB_METHODS, 'Content-Length', '0']);
+        res.writeHead(200, ['Server', SERVER_HEADER, 'Allow', ALLOWED_JOB_METHODS, 'Content-Length', '0']);
         res.end();
         return;
       default: {
