@@ -12,6 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeRequest, FrameDecoder, PacketType as T } from '../src/protocol/index.js';
+import { cpuSeconds } from './proc.js';
 
 export interface HttpLoadOptions {
   readonly host: string;
@@ -186,10 +187,15 @@ export function runReverseWorkers(host: string, port: number, count: number): So
 
 // ---- standalone run ---------------------------------------------------------------------
 
+interface Measured extends HttpLoadResult {
+  /** Server process CPU (all threads) per completed request, ms. */
+  readonly cpuMsPerRequest: number;
+}
+
 interface Row {
   scenario: string;
-  gearmand: HttpLoadResult;
-  gearport: HttpLoadResult;
+  gearmand: Measured;
+  gearport: Measured;
 }
 
 async function main(): Promise<void> {
@@ -212,16 +218,21 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     await new Promise((r) => setTimeout(r, 500));
-    const load = (kind: keyof typeof servers, connections: number, secs: number, background: boolean) =>
-      httpLoad({ host: '127.0.0.1', port: servers[kind].httpPort!, gearPort: servers[kind].port, path: '/reverse', connections, seconds: secs, background });
+    const load = async (kind: keyof typeof servers, connections: number, secs: number, background: boolean): Promise<Measured> => {
+      const cpuBefore = cpuSeconds(servers[kind].pid);
+      const r = await httpLoad({ host: '127.0.0.1', port: servers[kind].httpPort!, gearPort: servers[kind].port, path: '/reverse', connections, seconds: secs, background });
+      // Server CPU per request: a figure that other load on the machine disturbs far less than the rate.
+      const cpuMsPerRequest = ((cpuSeconds(servers[kind].pid) - cpuBefore) * 1000) / Math.max(1, r.requestsPerSec * secs);
+      return { ...r, cpuMsPerRequest };
+    };
     for (const kind of ['gearmand', 'gearport'] as const) await load(kind, 16, 1, false); // warm-up, not measured
     for (const s of scenarios) {
-      const runs: Record<'gearmand' | 'gearport', HttpLoadResult[]> = { gearmand: [], gearport: [] };
+      const runs: Record<'gearmand' | 'gearport', Measured[]> = { gearmand: [], gearport: [] };
       for (let i = 0; i < repeat; i++) {
         for (const kind of ['gearmand', 'gearport'] as const) {
           const r = await load(kind, s.connections, seconds, s.background);
           runs[kind].push(r);
-          process.stderr.write(`${kind} ${s.name}: ${r.requestsPerSec.toFixed(0)} req/s p50 ${r.p50Ms.toFixed(2)} ms p99 ${r.p99Ms.toFixed(2)} ms errors ${r.errors}\n`);
+          process.stderr.write(`${kind} ${s.name}: ${r.requestsPerSec.toFixed(0)} req/s p50 ${r.p50Ms.toFixed(2)} ms p99 ${r.p99Ms.toFixed(2)} ms errors ${r.errors} server CPU ${(r.cpuMsPerRequest * 1000).toFixed(0)} us/req\n`);
         }
       }
       rows.push({ scenario: s.name, gearmand: median(runs.gearmand), gearport: median(runs.gearport) });
@@ -232,15 +243,17 @@ async function main(): Promise<void> {
   }
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   let out = `HTTP front, 12-byte POST /reverse, 4 reverse workers per server, ${seconds}s per cell, median of ${repeat}\n\n`;
-  out += '| scenario | gearmand req/s | p50 ms | p99 ms | err | gearport req/s | p50 ms | p99 ms | err | ratio |\n';
-  out += '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  out += '| scenario | gearmand req/s | p50 ms | p99 ms | err | CPU us/req | gearport req/s | p50 ms | p99 ms | err | CPU us/req | ratio |\n';
+  out += '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
   for (const r of rows) {
-    out += `| ${r.scenario} | ${f(r.gearmand.requestsPerSec)} | ${f(r.gearmand.p50Ms, 2)} | ${f(r.gearmand.p99Ms, 2)} | ${r.gearmand.errors} | ${f(r.gearport.requestsPerSec)} | ${f(r.gearport.p50Ms, 2)} | ${f(r.gearport.p99Ms, 2)} | ${r.gearport.errors} | ${f(r.gearport.requestsPerSec / r.gearmand.requestsPerSec, 2)}x |\n`;
+    const m = r.gearmand;
+    const g = r.gearport;
+    out += `| ${r.scenario} | ${f(m.requestsPerSec)} | ${f(m.p50Ms, 2)} | ${f(m.p99Ms, 2)} | ${m.errors} | ${f(m.cpuMsPerRequest * 1000)} | ${f(g.requestsPerSec)} | ${f(g.p50Ms, 2)} | ${f(g.p99Ms, 2)} | ${g.errors} | ${f(g.cpuMsPerRequest * 1000)} | ${f(g.requestsPerSec / m.requestsPerSec, 2)}x |\n`;
   }
   process.stdout.write(out);
 }
 
-function median(runs: HttpLoadResult[]): HttpLoadResult {
+function median(runs: Measured[]): Measured {
   return [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec)[Math.floor(runs.length / 2)]!;
 }
 
