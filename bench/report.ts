@@ -151,7 +151,7 @@ function cpuCount(): number {
 }
 
 /** HTTP front: one row per scenario, gearmand beside Gearport, ratio of requests/s. */
-export function renderHttp(result: { skipped?: string; scenarios?: readonly string[]; servers?: readonly string[]; runs?: { server: string; scenario: string; result?: { requestsPerSec: number; p50Ms: number; p99Ms: number; errors: number }; error?: string }[] }): string {
+export function renderHttp(result: { skipped?: string; scenarios?: readonly string[]; servers?: readonly string[]; runs?: { server: string; scenario: string; result?: { requestsPerSec: number; p50Ms: number; p99Ms: number; errors: number }; serverCpuMicrosPerRequest?: number; error?: string }[] }): string {
   if (result.skipped !== undefined) return `skipped: ${result.skipped}`;
   const runs = result.runs ?? [];
   const servers = result.servers ?? [];
@@ -159,13 +159,15 @@ export function renderHttp(result: { skipped?: string; scenarios?: readonly stri
   const rows = (result.scenarios ?? []).map((scenario) => {
     const found = servers.map((server) => runs.find((r) => r.server === server && r.scenario === scenario));
     const cells = found.flatMap((r) =>
-      r?.result ? [int(r.result.requestsPerSec) + (r.result.errors > 0 ? ` (${r.result.errors} errors)` : ''), ms(r.result.p50Ms), ms(r.result.p99Ms)] : ['failed', 'n/a', 'n/a'],
+      r?.result
+        ? [int(r.result.requestsPerSec) + (r.result.errors > 0 ? ` (${r.result.errors} errors)` : ''), ms(r.result.p50Ms), ms(r.result.p99Ms), int(r.serverCpuMicrosPerRequest ?? NaN)]
+        : ['failed', 'n/a', 'n/a', 'n/a'],
     );
     const [first, second] = found;
     const rate = first?.result && second?.result ? second.result.requestsPerSec / first.result.requestsPerSec : NaN;
     return [scenario, ...cells, ...(servers.length === 2 ? [ratio(rate)] : [])];
   });
-  const header = ['scenario', ...servers.flatMap((s) => [`${s} req/s`, 'p50 ms', 'p99 ms']), ...(servers.length === 2 ? ['ratio req/s'] : [])];
+  const header = ['scenario', ...servers.flatMap((s) => [`${s} req/s`, 'p50 ms', 'p99 ms', 'server CPU µs/req']), ...(servers.length === 2 ? ['ratio req/s'] : [])];
   const failures = runs.filter((r) => r.error !== undefined).map((r) => `- ${r.server} ${r.scenario}: ${r.error}`);
   return [
     'POST /reverse with a 12-byte body, 4 raw reverse workers; background rows send X-Gearman-Background.',

@@ -11,6 +11,7 @@ import { startGearmand, gearportCli, type RunningServer } from '../../test/helpe
 import type { BenchConfig } from '../config.js';
 import { runModuleInChild } from '../load-runner.js';
 import { startGearportIsolated, waitForWorkers } from '../servers.js';
+import { cpuSeconds } from '../proc.js';
 import { benchDir, loadOptional } from './optional-module.js';
 
 const MODULE = 'http-load.js';
@@ -27,6 +28,8 @@ export interface HttpRun {
   readonly server: string;
   readonly scenario: string;
   readonly result?: { requestsPerSec: number; p50Ms: number; p99Ms: number; errors: number };
+  /** Server CPU per answered request, µs, over the whole call (a little start-up included). */
+  readonly serverCpuMicrosPerRequest?: number;
   readonly error?: string;
 }
 
@@ -58,9 +61,12 @@ export async function httpSection(config: BenchConfig, log: (line: string) => vo
       await runModuleInChild(modulePath, 'httpLoad', [{ ...base, connections: 16, seconds: config.warmupSeconds, background: false }], timeoutMs);
       for (const scenario of SCENARIOS) {
         try {
+          const cpuBefore = cpuSeconds(server.pid);
           const result = (await runModuleInChild(modulePath, 'httpLoad', [{ ...base, connections: scenario.connections, seconds: config.seconds, background: scenario.background }], timeoutMs)) as HttpRun['result'];
-          runs.push({ server: label, scenario: scenario.label, result });
-          log(`http ${label.padEnd(22)} ${scenario.label.padEnd(11)} ${Math.round(result!.requestsPerSec).toLocaleString('en-US')} req/s p50 ${result!.p50Ms.toFixed(2)} ms p99 ${result!.p99Ms.toFixed(2)} ms errors ${result!.errors}`);
+          const requests = result!.requestsPerSec * config.seconds;
+          const serverCpuMicrosPerRequest = requests > 0 ? ((cpuSeconds(server.pid) - cpuBefore) * 1e6) / requests : NaN;
+          runs.push({ server: label, scenario: scenario.label, result, serverCpuMicrosPerRequest });
+          log(`http ${label.padEnd(22)} ${scenario.label.padEnd(11)} ${Math.round(result!.requestsPerSec).toLocaleString('en-US')} req/s p50 ${result!.p50Ms.toFixed(2)} ms p99 ${result!.p99Ms.toFixed(2)} ms errors ${result!.errors} server CPU ${Math.round(serverCpuMicrosPerRequest)} µs/req`);
         } catch (err) {
           runs.push({ server: label, scenario: scenario.label, error: (err as Error).message.split('\n')[0] });
           log(`http ${label} ${scenario.label}: FAILED ${(err as Error).message.split('\n')[0]}`);
