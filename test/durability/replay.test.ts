@@ -21,7 +21,7 @@ const COALESCE_FN = 'replay-coalesce';
 const LARGE_FN = 'replay-large';
 const EPOCH_FN = 'replay-epoch';
 /** Seconds from submission to an epoch job's time: longer than kill + restart usually take. */
-const EPOCH_DELAY_S = 6;
+const EPOCH_DELAY_S = 5;
 
 const PRIORITY_TYPES = [T.SUBMIT_JOB_LOW_BG, T.SUBMIT_JOB_BG, T.SUBMIT_JOB_HIGH_BG] as const;
 const PRIORITY_LABEL: Record<number, string> = { [T.SUBMIT_JOB_HIGH_BG]: 'H', [T.SUBMIT_JOB_BG]: 'N', [T.SUBMIT_JOB_LOW_BG]: 'L' };
