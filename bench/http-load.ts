@@ -36,6 +36,9 @@ export interface HttpLoadResult {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const CONTENT_LENGTH = Buffer.from('Content-Length: ');
+const CONNECTION_CLOSE = Buffer.from('Connection: close');
+const KEEP_ALIVE = Buffer.from('Connection: keep-alive');
 
 export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
   const maxRequests = opts.maxRequests ?? 5_000_000;
@@ -53,9 +56,17 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
   const t0 = performance.now();
   const deadline = t0 + opts.seconds * 1000;
 
+  /** The request with a distinct 12-byte body (`r` + 11 digits), written in place: no strings. */
   const nextRequest = (): Buffer => {
-    const body = Buffer.from(`r${String(counter++).padStart(11, '0')}`, 'latin1');
-    return Buffer.concat([head, body]);
+    const out = Buffer.allocUnsafe(head.length + 12);
+    head.copy(out, 0);
+    let n = counter++;
+    out[head.length] = 0x72; // 'r'
+    for (let i = head.length + 11; i > head.length; i--) {
+      out[i] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    return out;
   };
 
   const runConnection = () =>
@@ -99,12 +110,23 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
         for (;;) {
           const end = buffer.indexOf(CRLFCRLF);
           if (end === -1) return;
-          const headText = buffer.toString('latin1', 0, end);
-          const status = Number(headText.slice(9, 12));
-          const m = /content-length:\s*(\d+)/i.exec(headText);
-          const length = m === null ? 0 : Number(m[1]);
+          // Status digits and Content-Length read from the bytes; both servers spell the header
+          // `Content-Length` (a regex over the head is the fallback).
+          const status = (buffer[9]! - 48) * 100 + (buffer[10]! - 48) * 10 + (buffer[11]! - 48);
+          let length = 0;
+          const cl = buffer.indexOf(CONTENT_LENGTH);
+          if (cl !== -1 && cl < end) {
+            for (let i = cl + CONTENT_LENGTH.length; buffer[i]! >= 48 && buffer[i]! <= 57; i++) length = length * 10 + buffer[i]! - 48;
+          } else {
+            const m = /content-length:\s*(\d+)/i.exec(buffer.toString('latin1', 0, end));
+            if (m !== null) length = Number(m[1]);
+          }
           const total = end + 4 + length;
           if (buffer.length < total) return;
+          // gearmand 1.1 answers HTTP/1.0 with no Connection header and then closes.
+          const closeAt = buffer.indexOf(CONNECTION_CLOSE);
+          const keepAt = buffer.indexOf(KEEP_ALIVE);
+          const closing = (closeAt !== -1 && closeAt < end) || (buffer[7] === 0x30 && !(keepAt !== -1 && keepAt < end));
           buffer = buffer.subarray(total);
           if (status === 100) continue;
           inFlight = false;
@@ -114,8 +136,6 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
           } else {
             errors++;
           }
-          // gearmand 1.1 answers HTTP/1.0 with no Connection header and then closes.
-          const closing = /\r\nconnection:\s*close/i.test(headText) || (headText.startsWith('HTTP/1.0') && !/\r\nconnection:\s*keep-alive/i.test(headText));
           if (closing) return; // the close handler reconnects
           send();
         }
