@@ -80,6 +80,7 @@ function buildProgram(): Command {
     .option('--data-dir <dir>', 'directory of the default SQLite queue file', d.dataDir)
     .option('--libsqlite3-db <file>', 'SQLite queue file (default <data-dir>/gearport.sqlite)')
     .option('--libsqlite3-table <name>', 'SQLite queue table', d.sqliteTable)
+    .addOption(new Option('--sqlite-synchronous <mode>', 'NORMAL survives a crash or kill -9; FULL also survives power loss').choices(['NORMAL', 'FULL', 'EXTRA']).default(d.sqliteSynchronous))
     .option('--libpq-conninfo <conninfo>', 'PostgreSQL connection string', d.postgresConninfo)
     .option('--libpq-table <name>', 'PostgreSQL queue table', d.postgresTable)
     .option('--redis-server <host>', 'Redis host', d.redisHost)
@@ -184,6 +185,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.dataDir = o.dataDir;
   config.sqliteFile = o.libsqlite3Db;
   config.sqliteTable = o.libsqlite3Table;
+  config.sqliteSynchronous = o.sqliteSynchronous;
   config.postgresConninfo = o.libpqConninfo;
   config.postgresTable = o.libpqTable;
   config.redisHost = o.redisServer;

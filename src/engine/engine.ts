@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { JobStore, StoredJob } from '../store/types.js';
+import { atoi, coalesceKeyOf, jobCost, statusOf, storedJobOf } from './job-keys.js';
 import { EngineErrors } from './errors.js';
 import { EpochSchedule } from './epoch-schedule.js';
 import { FunctionState } from './function-state.js';
@@ -52,13 +52,9 @@ export const defaultEngineOptions: EngineOptions = {
   log: () => {},
 };
 
-/** Memory a job costs beyond its workload: the object, its handle and index entries. */
-const JOB_OVERHEAD_BYTES = 320;
 /** gearmand stores uniques in 64 bytes; longer ones are refused (spec 1.5 step 3). */
 export const MAX_UNIQUE_BYTES = 64;
 const MIN_CAN_DO_TIMEOUT_MS = 1000;
-/** Workloads up to this size coalesce on their bytes directly; larger ones on a digest. */
-const DIRECT_KEY_BYTES = 64;
 
 /**
  * The job engine: all job state, synchronous, no I/O. Connections talk to it through Peer
@@ -637,50 +633,4 @@ export class Engine {
 function removeWorker(fn: FunctionState, peer: Peer): void {
   const index = fn.workers.indexOf(peer);
   if (index !== -1) fn.workers.splice(index, 1);
-}
-
-function statusOf(job: Job | undefined): JobStatus {
-  if (job === undefined) return { known: false, running: false, numerator: 0, denominator: 0, clients: 0 };
-  return {
-    known: true,
-    running: job.state === JobState.running,
-    numerator: job.numerator,
-    denominator: job.denominator,
-    clients: job.clients.length,
-  };
-}
-
-/**
- * Where a submission coalesces (spec 1.5 step 5): '' never; '-' on the workload (empty
- * workload: never); anything else on the unique. Workload keys start with NUL, which a
- * unique (a NUL-terminated field) cannot contain.
- */
-export function coalesceKeyOf(unique: string, data: Buffer): string | undefined {
-  if (unique === '') return undefined;
-  if (unique !== '-') return unique;
-  if (data.length === 0) return undefined;
-  if (data.length <= DIRECT_KEY_BYTES) return '\0' + data.toString('latin1');
-  return '\0#' + createHash('sha1').update(data).digest('binary') + data.length;
-}
-
-function jobCost(data: Buffer, unique: string): number {
-  return JOB_OVERHEAD_BYTES + data.length + unique.length;
-}
-
-/** C atoi: leading blanks, optional sign, digits; anything else ends the number. */
-export function atoi(bytes: Buffer): number {
-  const n = Number.parseInt(bytes.toString('latin1'), 10);
-  return Number.isFinite(n) ? n | 0 : 0;
-}
-
-function storedJobOf(job: Job): StoredJob {
-  return {
-    key: job.storeKey!,
-    functionName: job.fn.name,
-    unique: job.unique,
-    data: job.data,
-    priority: job.priority as Priority,
-    when: job.when,
-    reducer: job.reducer,
-  };
 }

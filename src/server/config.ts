@@ -43,6 +43,8 @@ export interface GearportConfig {
   /** SQLite file; default <dataDir>/gearport.sqlite. gearmand: --libsqlite3-db. */
   sqliteFile: string | undefined;
   sqliteTable: string;
+  /** SQLite synchronous mode: NORMAL survives kill -9 (WAL); FULL also survives power loss. */
+  sqliteSynchronous: 'NORMAL' | 'FULL' | 'EXTRA';
   /** PostgreSQL connection string. gearmand: --libpq-conninfo. */
   postgresConninfo: string;
   postgresTable: string;
@@ -128,6 +130,7 @@ export function defaultConfig(): GearportConfig {
     dataDir: 'gearport-data',
     sqliteFile: undefined,
     sqliteTable: 'gearport_queue',
+    sqliteSynchronous: 'NORMAL',
     postgresConninfo: 'postgres://127.0.0.1:5432/postgres',
     postgresTable: 'gearport_queue',
     redisHost: '127.0.0.1',

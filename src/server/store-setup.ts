@@ -15,6 +15,7 @@ export function openStore(config: GearportConfig, log: Logger): JobStore | undef
     sqlite: {
       file: config.sqliteFile ?? join(config.dataDir, 'gearport.sqlite'),
       table: config.sqliteTable,
+      synchronous: config.sqliteSynchronous,
     },
     postgres: { conninfo: config.postgresConninfo, table: config.postgresTable },
     redis: { host: config.redisHost, port: config.redisPort, keyPrefix: config.redisKeyPrefix },

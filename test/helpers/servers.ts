@@ -122,7 +122,7 @@ export async function startGearport(options: StartOptions = {}): Promise<Running
   const extra = options.args ?? [];
   // The default queue is a SQLite file under --data-dir: give each server its own, so no test
   // replays another's jobs, unless the test chose the queue itself.
-  const choosesQueue = extra.some((a) => /^(-q|--queue-type|--data-dir|--libsqlite3-db)(=|$)/.test(a));
+  const choosesQueue = extra.some((a) => /^(--data-dir|--libsqlite3-db)(=|$)/.test(a));
   if (!choosesQueue) args.push('--data-dir', mkdtempSync(join(tmpdir(), 'gearport-test-')));
   args.push(...extra);
   return launch('gearport', process.execPath, args, port, httpPort, options.env);
