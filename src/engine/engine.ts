@@ -74,6 +74,8 @@ export class Engine {
   private registrationCounter = 0;
   /** Workload and overhead bytes of all jobs in memory. */
   memoryBytes = 0;
+  /** Running totals for metrics: plain counters, read on scrape. */
+  readonly counters = { submitted: 0, coalesced: 0, refused: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0 };
   /** New submissions are refused once shutdown has begun. */
   shuttingDown = false;
   private readonly persistWaits = new Map<Job, Promise<void>>();
@@ -131,6 +133,14 @@ export class Engine {
   // ---- submission -------------------------------------------------------------------
 
   submit(peer: Peer | undefined, req: SubmitRequest): SubmitResult {
+    const result = this.submitJob(peer, req);
+    if (!result.ok) this.counters.refused++;
+    else if (result.coalesced) this.counters.coalesced++;
+    else this.counters.submitted++;
+    return result;
+  }
+
+  private submitJob(peer: Peer | undefined, req: SubmitRequest): SubmitResult {
     if (this.shuttingDown) return { ok: false, error: EngineErrors.shuttingDown };
     // gearmand refuses uniques over 64 bytes; unlike gearmand a 64-byte one is kept whole.
     if (req.unique.length > MAX_UNIQUE_BYTES) return { ok: false, error: EngineErrors.uniqueTooLarge };
@@ -407,6 +417,7 @@ export class Engine {
       job.timeoutTimer = undefined;
     }
     job.retries++;
+    this.counters.requeued++;
     const limit = this.options.jobRetries;
     if (limit > 0 && job.retries >= limit) {
       this.options.log('warn', 'Dropped job due to max retry count', { handle: job.handle, retries: job.retries });
@@ -461,6 +472,7 @@ export class Engine {
       const clients = job.clients;
       for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workComplete(job, data);
     }
+    this.counters.completed++;
     this.finish(job);
     return undefined;
   }
@@ -470,6 +482,7 @@ export class Engine {
     const job = this.heldBy(peer, handle);
     if (job === undefined) return EngineErrors.workResultNotFound;
     if (!job.ignored) this.notifyFail(job);
+    this.counters.failed++;
     this.finish(job);
     return undefined;
   }
@@ -481,6 +494,7 @@ export class Engine {
       const clients = job.clients;
       for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workException(job, data);
     }
+    this.counters.exceptions++;
     this.finish(job);
     return undefined;
   }
