@@ -493,6 +493,7 @@ export function httpAttacks(o: HttpAttackOptions): Attack[] {
       return closed || data.length > 0 ? statusOf(data) : -2;
     });
     const notes = tally(codes.filter((c) => c >= 0));
+    notes.connections = codes.length;
     notes.refused = codes.filter((c) => c === -1).length;
     notes.stillOpen = codes.filter((c) => c === -2).length;
     return notes;
