@@ -95,7 +95,7 @@ function buildProgram(): Command {
     .option('--max-connections-per-address <n>', 'open connections from one address (0 = no limit)', integer(0, 10_000_000), d.maxConnectionsPerAddress)
     .option('--output-high-water <bytes>', 'unsent output at which reading from a connection pauses', size, d.outputHighWaterMark)
     .option('--max-output-buffer <bytes>', 'unsent output at which a slow reader is disconnected', size, d.maxOutputBuffer)
-    .option('--silent-timeout <ms>', 'close connections that send nothing for this long after connecting', integer(1, 2 ** 31 - 1), d.silentConnectionTimeoutMs)
+    .option('--silent-timeout <ms>', 'close connections that send nothing for this long after connecting, or that stall this long mid-packet or without reading their replies', integer(1, 2 ** 31 - 1), d.silentConnectionTimeoutMs)
     .option('--max-queue <n>', 'default maxqueue of every function (0 = unlimited)', integer(0, 2 ** 31 - 1), d.defaultMaxQueue)
     .option('--max-job-memory <bytes>', 'workload bytes all jobs may hold in memory (0 = unlimited)', size, d.maxJobBytes)
     .option('--max-functions <n>', 'distinct function names kept (0 = unlimited)', integer(0, 10_000_000), d.maxFunctions)
