@@ -461,6 +461,8 @@ export interface HttpAttackOptions {
   /** The server's time limit for headers / whole requests: slow attacks last this + slack. */
   slowForMs: number;
   scale?: number;
+  /** How long a flooding client waits for its answer before giving up (default 3000 ms). */
+  clientTimeoutMs?: number;
 }
 
 /** Status code of the first response line in `data`, or 0 for none. */
@@ -542,11 +544,11 @@ export function httpAttacks(o: HttpAttackOptions): Attack[] {
     {
       name: 'flood to a function with no worker',
       protocol: 'http',
-      description: '2000 foreground POSTs (200 at a time) to a function nobody serves, 3 s client timeout',
+      description: '2000 foreground POSTs (200 at a time) to a function nobody serves',
       async run(t) {
         const codes = await pool(n(2000), 200, () =>
           new Promise<number>((resolve) => {
-            const req = request({ host: t.host, port: t.httpPort, method: 'POST', path: '/no_worker_here', agent: false, timeout: 3000, headers: { 'Content-Length': '4', Connection: 'close' } }, (res) => {
+            const req = request({ host: t.host, port: t.httpPort, method: 'POST', path: '/no_worker_here', agent: false, timeout: o.clientTimeoutMs ?? 3000, headers: { 'Content-Length': '4', Connection: 'close' } }, (res) => {
               res.resume();
               res.on('end', () => resolve(res.statusCode ?? 0));
               res.on('error', () => resolve(0));

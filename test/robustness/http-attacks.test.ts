@@ -21,7 +21,7 @@ const describeResult = (m: Measured) => JSON.stringify({ ...m, peakRssMiB: Math.
 
 describe('HTTP front under attack', { timeout: 300_000 }, () => {
   let server: RunningServer;
-  const attacks = new Map<string, Attack>(httpAttacks({ slowForMs: REQUEST_TIMEOUT_MS }).map((a) => [a.name, a]));
+  const attacks = new Map<string, Attack>(httpAttacks({ slowForMs: REQUEST_TIMEOUT_MS, clientTimeoutMs: 10_000 }).map((a) => [a.name, a]));
 
   before(async () => {
     server = await startGearport({
