@@ -1,7 +1,8 @@
 /**
- * Output of every connection is written once per event-loop turn: replies produced while
- * handling all the input of one poll phase go out together (one write per connection),
- * which under load turns many small writes into a few larger ones.
+ * Output is written once per handled input event: everything that one read produced, for
+ * every connection it touched, goes out in one write per connection right after it. Waiting
+ * for the whole poll phase (setImmediate) batched more but added a turn of latency to every
+ * hop of a worker's grab loop, which cost throughput in the benchmark's one-worker cells.
  */
 export interface Flushable {
   flush(): void;
@@ -22,6 +23,6 @@ export function scheduleFlush(target: Flushable): void {
   pending.push(target);
   if (!scheduled) {
     scheduled = true;
-    setImmediate(flushAll);
+    process.nextTick(flushAll);
   }
 }
