@@ -163,6 +163,22 @@ describe('HTTP safe defaults and HTTPS', { timeout: 120_000 }, () => {
     assert.equal(loopback.code, 0, loopback.stderr);
   });
 
+  test('per-address rate limit without tokens: 429 with Retry-After, health exempt', async () => {
+    const server = await startGearport({ http: true, args: ['--http-address-rate', '1', '--http-address-burst', '3'] });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 6; i++) codes.push((await call(server.httpPort!, 'POST', '/rate_fn', background, 'x')).status);
+      assert.deepEqual(codes.slice(0, 3), [200, 200, 200]);
+      assert.ok(codes.slice(3).includes(429), codes.join(','));
+      const limited = await call(server.httpPort!, 'POST', '/rate_fn', background, 'x');
+      assert.equal(limited.status, 429);
+      assert.match(String(limited.headers['retry-after']), /^[1-9]\d*$/);
+      assert.equal((await call(server.httpPort!, 'GET', '/_gearport/health')).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('a missing tokens file stops start-up', async () => {
     const port = String(await freePort());
     const r = await runCli(['--port', port, '-L', '127.0.0.1', '--http-port', String(await freePort()), '-q', 'none', '--http-tokens', '/nonexistent/tokens.json']);

@@ -186,6 +186,21 @@ describe('TLS on the Gearman port', { skip, timeout: 120_000 }, () => {
     }
   });
 
+  test('connection limits apply to TLS connections before the handshake', async () => {
+    const server = await startGearport({ args: ['--ssl', '--ssl-certificate', certs.serverCert, '--ssl-key', certs.serverKey, '--max-connections-per-address', '5'] });
+    try {
+      const peers = [];
+      for (let i = 0; i < 5; i++) peers.push(await tlsPeer(server.port, certs));
+      assert.ok(await refused(server.port, certs), 'a sixth connection from the same address is refused');
+      peers.pop()!.close();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(!(await refused(server.port, certs)), 'a freed slot can be used again');
+      for (const p of peers) p.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   describe('client certificates and rights', () => {
     let server: RunningServer;
     before(async () => {
