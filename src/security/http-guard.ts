@@ -47,7 +47,7 @@ export function actionOf(method: string, path: string, background: boolean): Htt
     const q = path.indexOf('?');
     const route = (q === -1 ? path : path.slice(0, q)).slice(API_PREFIX.length);
     if (route === '/health') return { kind: 'health' };
-    if (route === '/functions' || route === '/workers') return { kind: 'right', right: 'admin' };
+    if (route === '/functions' || route === '/workers' || route === '/metrics') return { kind: 'right', right: 'admin' };
     if (route.startsWith('/jobs/')) return { kind: 'right', right: method === 'DELETE' ? 'cancel' : 'status' };
     if (route.startsWith('/uniques/')) return { kind: 'right', right: 'status' };
     return { kind: 'any' };

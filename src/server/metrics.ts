@@ -5,9 +5,9 @@ import type { Engine } from '../engine/engine.js';
  * Prometheus metrics, read from the engine when scraped: nothing is counted twice and the hot
  * path only bumps plain integers (Engine.counters).
  */
-export function createMetrics(engine: Engine, connections: () => { gear: number; http: number }): Registry {
+export function createMetrics(engine: Engine): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gearport_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'gearport_' });
   const perFunction = (name: string, help: string, read: (fn: { total: number; running: number; queued: number; workers: number }) => number) =>
     new Gauge({
       name,
@@ -41,14 +41,11 @@ export function createMetrics(engine: Engine, connections: () => { gear: number;
     },
   });
   new Gauge({
-    name: 'gearport_connections',
-    help: 'Open connections by port',
-    labelNames: ['port'],
+    name: 'gearport_peers',
+    help: 'Gearman connections plus HTTP requests waiting on a job',
     registers: [registry],
     collect() {
-      const open = connections();
-      this.set({ port: 'gearman' }, open.gear);
-      this.set({ port: 'http' }, open.http);
+      this.set(engine.peers.size);
     },
   });
   const totals: [keyof Engine['counters'], string][] = [

@@ -65,6 +65,26 @@ describe('HTTP API under /_gearport/', () => {
     assert.equal(await (await waiting).text(), 'ok');
   });
 
+  test('Prometheus metrics show jobs, queues and workers of both fronts', async () => {
+    const waiting = fetch(`${base}/held`, { method: 'POST', body: 'm' });
+    const job = await worker.grabbed(2); // the second job this worker took (the test above had the first)
+    await fetch(`${base}/metricsQueued`, { method: 'POST', body: 'q', headers: { 'X-Gearman-Background': 'true' } });
+    const res = await fetch(`${base}/_gearport/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await res.text();
+    assert.match(text, /^gearport_function_jobs_running\{function="held"\} 1$/m);
+    assert.match(text, /^gearport_function_workers\{function="held"\} 1$/m);
+    assert.match(text, /^gearport_function_jobs_queued\{function="metricsQueued"\} 1$/m);
+    const submitted = Number(/^gearport_jobs_submitted_total (\d+)$/m.exec(text)?.[1]);
+    assert.ok(submitted >= 2, `submitted ${submitted}`);
+    assert.match(text, /^gearport_process_resident_memory_bytes \d+/m);
+    worker.send(job.handle, [{ complete: 'done' }]);
+    assert.equal(await (await waiting).text(), 'done');
+    const after = await (await fetch(`${base}/_gearport/metrics`)).text();
+    assert.ok(Number(/^gearport_jobs_completed_total (\d+)$/m.exec(after)?.[1]) >= 1);
+  });
+
   test('cancel a queued job by handle (loopback); its waiting caller hears the failure', async () => {
     const waiting = fetch(`${base}/neverServed`, { method: 'POST', body: 'c' });
     for (let i = 0; i < 200; i++) {

@@ -5,6 +5,9 @@ import { VERSION } from '../version.js';
 import { SERVER_HEADER, type HttpContext } from './context.js';
 import { HttpErrors } from './errors.js';
 import { openApiDocument } from './openapi.js';
+import { createMetrics } from '../metrics.js';
+import type { Registry } from 'prom-client';
+import type { Engine } from '../../engine/engine.js';
 import { sendError, sendJson } from './respond.js';
 
 /** Every extra route lives under this prefix; a Gearman function name starting with it is not reachable over HTTP. */
@@ -16,11 +19,13 @@ export const apiRoutes = {
   '/_gearport/openapi.json': ['GET', 'HEAD'],
   '/_gearport/functions': ['GET', 'HEAD'],
   '/_gearport/workers': ['GET', 'HEAD'],
+  '/_gearport/metrics': ['GET', 'HEAD'],
   '/_gearport/jobs/{handle}': ['GET', 'HEAD', 'DELETE'],
   '/_gearport/uniques/{unique}': ['GET', 'HEAD'],
 } as const satisfies Record<string, readonly string[]>;
 
 let openApiBody: Buffer | undefined;
+const metricsByEngine = new WeakMap<Engine, Registry>();
 
 /**
  * Route `rest`, the path after `_gearport`, to the read-only admin API, the health check and
@@ -58,6 +63,21 @@ export function handleApiRequest(ctx: HttpContext, req: IncomingMessage, res: Se
     case '/workers':
       if (param !== undefined || !allow('/_gearport/workers')) break;
       return sendJson(res, 200, { workers: workersListing(ctx) }, head);
+    case '/metrics': {
+      if (param !== undefined || !allow('/_gearport/metrics')) break;
+      let registry = metricsByEngine.get(ctx.engine);
+      if (registry === undefined) {
+        registry = createMetrics(ctx.engine);
+        metricsByEngine.set(ctx.engine, registry);
+      }
+      const contentType = registry.contentType;
+      void registry.metrics().then((text) => {
+        const body = Buffer.from(text);
+        res.writeHead(200, ['Server', SERVER_HEADER, 'Content-Type', contentType, 'Content-Length', String(body.length)]);
+        res.end(head ? undefined : body);
+      });
+      return;
+    }
     case '/jobs': {
       if (param === undefined || param === '' || param.includes('/')) break;
       if (!allow('/_gearport/jobs/{handle}')) return;

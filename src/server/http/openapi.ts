@@ -69,6 +69,10 @@ export function openApiDocument(version: string) {
         },
         head: { summary: 'Headers only', responses: { '200': { description: 'ok' } } },
       },
+      '/_gearport/metrics': {
+        get: { summary: 'Prometheus metrics: jobs, queues, workers, memory and process figures', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': {} } } } },
+        head: { summary: 'Headers only', responses: { '200': { description: 'ok' } } },
+      },
       '/_gearport/jobs/{handle}': {
         parameters: [{ name: 'handle', in: 'path', required: true, schema: { type: 'string' }, description: 'job handle, percent-encoded' }],
         get: { summary: 'Job status by handle', responses: { '200': json(statusSchema('handle')), '404': errorRef } },
