@@ -101,9 +101,13 @@ export function handleApiRequest(ctx: HttpContext, req: IncomingMessage, res: Se
   if (!res.headersSent) sendError(res, HttpErrors.notFound);
 }
 
-/** Cancel by handle (engine.cancel): loopback callers only, until tokens exist. */
+/**
+ * Cancel by handle (engine.cancel). With tokens on, the guard already required the `cancel`
+ * right before routing; without tokens only loopback callers may cancel.
+ */
 function cancelJob(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, handle: string): void {
-  if (!isLoopback(req.socket.remoteAddress)) return sendError(res, HttpErrors.forbidden);
+  const tokensOn = ctx.limits.security.httpTokensFile !== undefined;
+  if (!tokensOn && !isLoopback(req.socket.remoteAddress)) return sendError(res, HttpErrors.forbidden);
   if (!ctx.engine.cancel(handle)) return sendError(res, HttpErrors.jobNotFound);
   sendJson(res, 200, { handle, cancelled: true });
 }
