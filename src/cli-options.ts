@@ -110,6 +110,7 @@ function buildProgram(): Command {
     .option('--http-max-requests-per-connection <n>', 'requests per HTTP connection (0 = unlimited)', integer(0, 2 ** 31 - 1), d.httpMaxRequestsPerConnection)
     .option('--http-max-connections <n>', 'open HTTP connections (503 beyond)', integer(1, 10_000_000), d.httpMaxConnections)
     .option('--http-max-connections-per-address <n>', 'open HTTP connections from one address (0 = no limit)', integer(0, 10_000_000), d.httpMaxConnectionsPerAddress)
+    .option('--http-require-worker', 'refuse HTTP jobs (404) for functions that no worker has registered')
     .option('--http-max-waits-per-address <n>', 'foreground HTTP jobs awaited at once per address (429 beyond; 0 = no limit)', integer(0, 10_000_000), d.httpMaxWaitsPerAddress)
     .option('--http-wait-timeout <ms>', 'how long a foreground HTTP caller waits for its result (504 beyond)', integer(1, 2 ** 31 - 1), d.httpWaitTimeoutMs)
     .option('--http-max-wait-timeout <ms>', 'upper bound of the X-Gearman-Timeout request header', integer(1, 2 ** 31 - 1), d.httpMaxWaitTimeoutMs);
@@ -213,6 +214,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.httpMaxConnections = o.httpMaxConnections;
   config.httpMaxConnectionsPerAddress = o.httpMaxConnectionsPerAddress;
   config.httpMaxWaitsPerAddress = o.httpMaxWaitsPerAddress;
+  config.httpRequireWorker = o.httpRequireWorker === true;
   config.httpWaitTimeoutMs = o.httpWaitTimeout;
   config.httpMaxWaitTimeoutMs = o.httpMaxWaitTimeout;
   config.security = securityFromOptions(o, env);

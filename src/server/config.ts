@@ -105,6 +105,11 @@ export interface GearportConfig {
   httpWaitTimeoutMs: number;
   /** Upper bound of the per-request X-Gearman-Timeout header. */
   httpMaxWaitTimeoutMs: number;
+  /**
+   * Refuse (404 NO_WORKER) HTTP jobs for functions no worker has registered, so callers
+   * cannot create function state or queue work nobody will run.
+   */
+  httpRequireWorker: boolean;
 
   // ---- security: TLS, client-certificate rights, HTTP tokens, CORS, rate limits (src/security) ----
   security: SecurityConfig;
@@ -158,6 +163,7 @@ export function defaultConfig(): GearportConfig {
     httpMaxConnections: 10_000,
     httpMaxConnectionsPerAddress: 1_000,
     httpMaxWaitsPerAddress: 1_000,
+    httpRequireWorker: false,
     httpWaitTimeoutMs: 30_000,
     httpMaxWaitTimeoutMs: 300_000,
     security: defaultSecurityConfig(),

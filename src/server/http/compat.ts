@@ -40,6 +40,7 @@ export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: Se
     const q = path.indexOf('?');
     const fn = q === -1 ? path : path.slice(0, q);
     if (fn === '') return sendError(res, HttpErrors.notFound, hasBody);
+    if (!served(ctx, fn)) return sendError(res, HttpErrors.noWorker, hasBody);
     const workload = q === -1 ? EMPTY : Buffer.from(path.slice(q + 1), 'latin1');
     req.resume(); // a GET body is ignored, as gearmand
     return submitJob(ctx, res, fn, workload, h, address);
@@ -47,6 +48,7 @@ export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: Se
 
   // POST and PUT
   if (path === '') return sendError(res, HttpErrors.notFound, hasBody);
+  if (!served(ctx, path)) return sendError(res, HttpErrors.noWorker, hasBody);
   // Refused from the declared length before any body byte is read (and before 100-continue).
   const refusal = refuseBodyEarly(ctx, h);
   if (refusal !== undefined) return sendError(res, refusal, hasBody || refusal === HttpErrors.bodyTooLarge);
@@ -54,6 +56,13 @@ export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: Se
     if (error !== undefined) return sendError(res, error, true);
     submitJob(ctx, res, path, body, h, address);
   });
+}
+
+/** With --http-require-worker, only functions some worker registered take HTTP jobs (issue 4). */
+function served(ctx: HttpContext, functionName: string): boolean {
+  if (!ctx.limits.httpRequireWorker) return true;
+  const fn = ctx.engine.functions.get(functionName);
+  return fn !== undefined && fn.workers.length > 0;
 }
 
 /** A body that cannot be accepted, decided from the headers alone; undefined = read it. */

@@ -16,6 +16,7 @@ export type HttpLimits = Pick<
   | 'httpMaxConnections'
   | 'httpMaxConnectionsPerAddress'
   | 'httpMaxWaitsPerAddress'
+  | 'httpRequireWorker'
   | 'httpWaitTimeoutMs'
   | 'httpMaxWaitTimeoutMs'
   | 'maxOutputBuffer'

@@ -18,6 +18,7 @@ export const HttpErrors = {
   uniqueTooLong: { code: 'UNIQUE_TOO_LONG', status: 400, message: 'X-Gearman-Unique is longer than 64 bytes' },
   forbidden: { code: 'FORBIDDEN', status: 403, message: 'Not permitted from this address' },
   jobNotFound: { code: 'JOB_NOT_FOUND', status: 404, message: 'No such job on this server' },
+  noWorker: { code: 'NO_WORKER', status: 404, message: 'No worker has registered this function' },
   requestTimeout: { code: 'REQUEST_TIMEOUT', status: 408, message: 'The request was not received in time' },
   bodyTooLarge: { code: 'BODY_TOO_LARGE', status: 413, message: 'The request body is larger than the limit' },
   bodyIncomplete: { code: 'BODY_INCOMPLETE', status: 400, message: 'The request body ended early' },
