@@ -56,6 +56,10 @@ export const defaultEngineOptions: EngineOptions = {
 export const MAX_UNIQUE_BYTES = 64;
 const MIN_CAN_DO_TIMEOUT_MS = 1000;
 
+/** What a worker's packet (or the server) tells the clients of a job. */
+const Forward = { data: 0, warning: 1, status: 2, complete: 3, fail: 4, exception: 5 } as const;
+type Forward = (typeof Forward)[keyof typeof Forward];
+
 /**
  * The job engine: all job state, synchronous, no I/O. Connections talk to it through Peer
  * handles; it answers through each peer's PeerListener and tells the store what changed.
@@ -421,7 +425,7 @@ export class Engine {
     const limit = this.options.jobRetries;
     if (limit > 0 && job.retries >= limit) {
       this.options.log('warn', 'Dropped job due to max retry count', { handle: job.handle, retries: job.retries });
-      this.notifyFail(job);
+      this.forward(job, Forward.fail);
       this.destroy(job);
       return;
     }
@@ -445,12 +449,7 @@ export class Engine {
   workData(peer: Peer, handle: string, data: Buffer, warning = false): EngineError | undefined {
     const job = this.heldBy(peer, handle);
     if (job === undefined) return EngineErrors.workDataNotFound;
-    if (job.ignored) return undefined;
-    const clients = job.clients;
-    for (let i = clients.length - 1; i >= 0; i--) {
-      if (warning) clients[i]!.listener.workWarning(job, data);
-      else clients[i]!.listener.workData(job, data);
-    }
+    this.forward(job, warning ? Forward.warning : Forward.data, data);
     return undefined;
   }
 
@@ -459,19 +458,14 @@ export class Engine {
     if (job === undefined) return EngineErrors.workResultNotFound;
     job.numerator = atoi(numerator);
     job.denominator = atoi(denominator);
-    if (job.ignored) return undefined;
-    const clients = job.clients;
-    for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workStatus(job, numerator, denominator);
+    this.forward(job, Forward.status, numerator, denominator);
     return undefined;
   }
 
   workComplete(peer: Peer, handle: string, data: Buffer): EngineError | undefined {
     const job = this.heldBy(peer, handle);
     if (job === undefined) return EngineErrors.workResultNotFound;
-    if (!job.ignored) {
-      const clients = job.clients;
-      for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workComplete(job, data);
-    }
+    this.forward(job, Forward.complete, data);
     this.counters.completed++;
     this.finish(job);
     return undefined;
@@ -481,7 +475,7 @@ export class Engine {
     if (handle.length >= 64) return EngineErrors.handleTooLarge;
     const job = this.heldBy(peer, handle);
     if (job === undefined) return EngineErrors.workResultNotFound;
-    if (!job.ignored) this.notifyFail(job);
+    this.forward(job, Forward.fail);
     this.counters.failed++;
     this.finish(job);
     return undefined;
@@ -490,18 +484,39 @@ export class Engine {
   workException(peer: Peer, handle: string, data: Buffer): EngineError | undefined {
     const job = this.heldBy(peer, handle);
     if (job === undefined) return EngineErrors.exceptionNotFound;
-    if (!job.ignored) {
-      const clients = job.clients;
-      for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workException(job, data);
-    }
+    this.forward(job, Forward.exception, data);
     this.counters.exceptions++;
     this.finish(job);
     return undefined;
   }
 
-  private notifyFail(job: Job): void {
+  /** Tell every attached client, newest first (spec 1.6); an ignored job's results go nowhere. */
+  private forward(job: Job, kind: Forward, a?: Buffer, b?: Buffer): void {
+    if (job.ignored) return;
     const clients = job.clients;
-    for (let i = clients.length - 1; i >= 0; i--) clients[i]!.listener.workFail(job);
+    for (let i = clients.length - 1; i >= 0; i--) {
+      const listener = clients[i]!.listener;
+      switch (kind) {
+        case Forward.data:
+          listener.workData(job, a!);
+          break;
+        case Forward.warning:
+          listener.workWarning(job, a!);
+          break;
+        case Forward.status:
+          listener.workStatus(job, a!, b!);
+          break;
+        case Forward.complete:
+          listener.workComplete(job, a!);
+          break;
+        case Forward.fail:
+          listener.workFail(job);
+          break;
+        case Forward.exception:
+          listener.workException(job, a!);
+          break;
+      }
+    }
   }
 
   private finish(job: Job): void {
@@ -584,7 +599,7 @@ export class Engine {
   cancel(handle: string): boolean {
     const job = this.jobs.get(handle);
     if (job === undefined || job.ignored) return false;
-    this.notifyFail(job);
+    this.forward(job, Forward.fail);
     for (const client of job.clients) client.attached.delete(job);
     job.clients = [];
     if (job.state === JobState.running) {
