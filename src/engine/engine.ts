@@ -1,94 +1,23 @@
-import type { JobStore, StoredJob } from '../store/types.js';
+import type { StoredJob } from '../store/types.js';
 import { atoi, coalesceKeyOf, jobCost, statusOf, storedJobOf } from './job-keys.js';
 import { EngineErrors } from './errors.js';
-import { EpochSchedule } from './epoch-schedule.js';
-import { FunctionState } from './function-state.js';
+import type { FunctionState } from './function-state.js';
 import { Job, JobState } from './job.js';
 import { Peer, type Registration } from './peer.js';
-import {
-  systemClock,
-  type Assignment,
-  type Clock,
-  type EngineError,
-  type JobStatus,
-  type PeerListener,
-  type Priority,
-  type SubmitRequest,
-  type SubmitResult,
-} from './types.js';
+import { Forward, JobTable, MAX_UNIQUE_BYTES, MIN_CAN_DO_TIMEOUT_MS } from './job-table.js';
+import type { Assignment, EngineError, JobStatus, PeerListener, SubmitRequest, SubmitResult } from './types.js';
 
-export interface EngineOptions {
-  /** Handle prefix; handles are `<prefix>:<n>` (gearman-spec 1.10). */
-  handlePrefix: string;
-  /** Retries after a worker is lost before the job fails; 0 = unlimited (gearmand 1.1/2.0). */
-  jobRetries: number;
-  /** Sleeping workers woken per queued job; 0 = all (gearmand --worker-wakeup). */
-  workerWakeup: number;
-  /** maxqueue given to every new function; 0 = unlimited. */
-  defaultMaxQueue: number;
-  /** Budget of workload bytes held in memory by all jobs; 0 = unlimited. */
-  maxJobBytes: number;
-  /** Distinct function names kept; idle ones are reclaimed first; 0 = unlimited. */
-  maxFunctions: number;
-  /** Durable store for background jobs; undefined = memory only. */
-  store: Pick<JobStore, 'add' | 'remove'> | undefined;
-  /** Distinguishes store keys of this run from those of earlier runs. */
-  bootId: string;
-  clock: Clock;
-  /** Told about dropped jobs and store trouble. */
-  log: (level: 'info' | 'warn' | 'error', message: string, detail?: Record<string, unknown>) => void;
-}
-
-export const defaultEngineOptions: EngineOptions = {
-  handlePrefix: 'H:localhost',
-  jobRetries: 0,
-  workerWakeup: 0,
-  defaultMaxQueue: 0,
-  maxJobBytes: 0,
-  maxFunctions: 0,
-  store: undefined,
-  bootId: 'b0',
-  clock: systemClock,
-  log: () => {},
-};
-
-/** gearmand stores uniques in 64 bytes; longer ones are refused (spec 1.5 step 3). */
-export const MAX_UNIQUE_BYTES = 64;
-const MIN_CAN_DO_TIMEOUT_MS = 1000;
-
-/** What a worker's packet (or the server) tells the clients of a job. */
-const Forward = { data: 0, warning: 1, status: 2, complete: 3, fail: 4, exception: 5 } as const;
-type Forward = (typeof Forward)[keyof typeof Forward];
+export { defaultEngineOptions, MAX_UNIQUE_BYTES, type EngineOptions } from './job-table.js';
 
 /**
  * The job engine: all job state, synchronous, no I/O. Connections talk to it through Peer
  * handles; it answers through each peer's PeerListener and tells the store what changed.
  */
-export class Engine {
-  readonly options: EngineOptions;
-  readonly functions = new Map<string, FunctionState>();
-  readonly jobs = new Map<string, Job>();
-  readonly peers = new Set<Peer>();
-  private readonly schedule = new EpochSchedule();
-  private scheduleTimer: unknown;
-  private scheduleTimerAt = 0;
+export class Engine extends JobTable {
   private handleCounter = 0;
   private storeCounter = 0;
   private peerCounter = 0;
   private registrationCounter = 0;
-  /** Workload and overhead bytes of all jobs in memory. */
-  memoryBytes = 0;
-  /** Running totals for metrics: plain counters, read on scrape. */
-  readonly counters = { submitted: 0, coalesced: 0, refused: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0 };
-  /** New submissions are refused once shutdown has begun. */
-  shuttingDown = false;
-  private readonly persistWaits = new Map<Job, Promise<void>>();
-  /** Called whenever a job leaves memory (graceful shutdown waits on this). */
-  onJobGone: (() => void) | undefined;
-
-  constructor(options: Partial<EngineOptions> = {}) {
-    this.options = { ...defaultEngineOptions, ...options };
-  }
 
   // ---- connections ------------------------------------------------------------------
 
@@ -112,26 +41,6 @@ export class Engine {
 
   setClientId(peer: Peer, id: string): void {
     peer.clientId = id.length > 127 ? id.slice(0, 127) : id; // gearmand truncates to 127
-  }
-
-  // ---- functions --------------------------------------------------------------------
-
-  /** Find or create a function; undefined when the function limit is reached. */
-  functionFor(name: string): FunctionState | undefined {
-    let fn = this.functions.get(name);
-    if (fn !== undefined) return fn;
-    const { maxFunctions, defaultMaxQueue } = this.options;
-    if (maxFunctions > 0 && this.functions.size >= maxFunctions) {
-      this.reclaimIdleFunctions();
-      if (this.functions.size >= maxFunctions) return undefined;
-    }
-    fn = new FunctionState(name, [defaultMaxQueue, defaultMaxQueue, defaultMaxQueue]);
-    this.functions.set(name, fn);
-    return fn;
-  }
-
-  private reclaimIdleFunctions(): void {
-    for (const [name, fn] of this.functions) if (fn.idle) this.functions.delete(name);
   }
 
   // ---- submission -------------------------------------------------------------------
@@ -233,99 +142,6 @@ export class Engine {
       count++;
     }
     return count;
-  }
-
-  private forceFunction(name: string): FunctionState {
-    const q = this.options.defaultMaxQueue;
-    const fn = new FunctionState(name, [q, q, q]);
-    this.functions.set(name, fn);
-    return fn;
-  }
-
-  private track(job: Job, cost: number): void {
-    this.jobs.set(job.handle, job);
-    if (job.coalesceKey !== undefined) job.fn.byCoalesceKey.set(job.coalesceKey, job);
-    job.fn.total++;
-    this.memoryBytes += cost;
-  }
-
-  private attach(job: Job, peer: Peer): void {
-    // Joining an abandoned running job revives it (gearmand leaves the newcomer hanging, spec 7 B5).
-    job.ignored = false;
-    if (peer.attached.has(job)) return;
-    job.clients.push(peer);
-    peer.attached.add(job);
-  }
-
-  /** Queue a job now or when its epoch comes. */
-  private release(job: Job): void {
-    if (job.when > 0 && job.when * 1000 > this.options.clock.now()) {
-      job.state = JobState.scheduled;
-      job.fn.scheduledCounts[job.priority]++;
-      this.schedule.add(job);
-      this.armSchedule();
-    } else {
-      this.enqueue(job);
-    }
-  }
-
-  private enqueue(job: Job): void {
-    job.state = JobState.queued;
-    job.fn.queues[job.priority].push(job);
-    this.wakeWorkers(job.fn);
-  }
-
-  /** NOOP sleeping workers of a function, at most one per worker between grabs (spec 1.4). */
-  private wakeWorkers(fn: FunctionState): void {
-    const workers = fn.workers;
-    const n = workers.length;
-    if (n === 0) return;
-    const limit = this.options.workerWakeup;
-    let woken = 0;
-    const start = fn.wakeCursor % n;
-    for (let k = 0; k < n; k++) {
-      const index = (start + k) % n;
-      const worker = workers[index]!;
-      if (!worker.sleeping || worker.noopSent) continue;
-      worker.noopSent = true;
-      worker.listener.wake();
-      if (limit > 0 && ++woken >= limit) {
-        fn.wakeCursor = index + 1;
-        return;
-      }
-    }
-  }
-
-  // ---- epoch jobs: a real timer, unlike gearmand 1.1 (spec 1.4) ----------------------
-
-  private armSchedule(): void {
-    const next = this.schedule.peek();
-    if (next === undefined) return;
-    const at = next.when * 1000;
-    if (this.scheduleTimer !== undefined) {
-      if (this.scheduleTimerAt <= at) return;
-      this.options.clock.clearTimer(this.scheduleTimer);
-    }
-    this.scheduleTimerAt = at;
-    const delay = Math.max(0, at - this.options.clock.now());
-    this.scheduleTimer = this.options.clock.setTimer(Math.min(delay, 2 ** 31 - 1), () => {
-      this.scheduleTimer = undefined;
-      this.runDueJobs();
-    });
-  }
-
-  /** Move epoch jobs whose time has come into their queues. */
-  runDueJobs(): void {
-    const now = this.options.clock.now();
-    for (;;) {
-      const job = this.schedule.peek();
-      if (job === undefined || job.when * 1000 > now) break;
-      this.schedule.pop();
-      if (job.state !== JobState.scheduled) continue; // cancelled meanwhile
-      job.fn.scheduledCounts[job.priority]--;
-      this.enqueue(job);
-    }
-    this.armSchedule();
   }
 
   // ---- workers ----------------------------------------------------------------------
@@ -490,94 +306,6 @@ export class Engine {
     return undefined;
   }
 
-  /** Tell every attached client, newest first (spec 1.6); an ignored job's results go nowhere. */
-  private forward(job: Job, kind: Forward, a?: Buffer, b?: Buffer): void {
-    if (job.ignored) return;
-    const clients = job.clients;
-    for (let i = clients.length - 1; i >= 0; i--) {
-      const listener = clients[i]!.listener;
-      switch (kind) {
-        case Forward.data:
-          listener.workData(job, a!);
-          break;
-        case Forward.warning:
-          listener.workWarning(job, a!);
-          break;
-        case Forward.status:
-          listener.workStatus(job, a!, b!);
-          break;
-        case Forward.complete:
-          listener.workComplete(job, a!);
-          break;
-        case Forward.fail:
-          listener.workFail(job);
-          break;
-        case Forward.exception:
-          listener.workException(job, a!);
-          break;
-      }
-    }
-  }
-
-  private finish(job: Job): void {
-    const worker = job.worker;
-    if (worker !== undefined) worker.running.delete(job);
-    job.worker = undefined;
-    job.fn.running--;
-    if (job.timeoutTimer !== undefined) {
-      this.options.clock.clearTimer(job.timeoutTimer);
-      job.timeoutTimer = undefined;
-    }
-    this.destroy(job);
-  }
-
-  /** Forget a job everywhere; its durable row goes too. */
-  private destroy(job: Job): void {
-    if (job.state === JobState.done) return;
-    if (job.state === JobState.queued) job.fn.queues[job.priority].remove(job);
-    else if (job.state === JobState.scheduled) job.fn.scheduledCounts[job.priority]--;
-    job.state = JobState.done;
-    this.jobs.delete(job.handle);
-    if (job.coalesceKey !== undefined && job.fn.byCoalesceKey.get(job.coalesceKey) === job) {
-      job.fn.byCoalesceKey.delete(job.coalesceKey);
-    }
-    job.fn.total--;
-    this.memoryBytes -= jobCost(job.data, job.unique);
-    for (const client of job.clients) client.attached.delete(job);
-    job.clients = [];
-    if (job.storeKey !== undefined && !this.persistWaits.has(job)) this.forgetStored(job.storeKey);
-    this.onJobGone?.();
-  }
-
-  private forgetStored(key: string | undefined): void {
-    const store = this.options.store;
-    if (key === undefined || store === undefined) return;
-    store.remove(key).catch((err: unknown) => {
-      this.options.log('error', 'store could not remove a finished job; it may run again after a restart', {
-        key,
-        error: String(err),
-      });
-    });
-  }
-
-  /**
-   * A client stops waiting for a job (it disconnected, or an HTTP wait ended). A queued
-   * foreground job nobody waits for is withdrawn; a running one finishes unheard.
-   */
-  detach(peer: Peer, handle: string): void {
-    const job = this.jobs.get(handle);
-    if (job !== undefined && peer.attached.has(job)) this.detachJob(job, peer);
-  }
-
-  private detachJob(job: Job, peer: Peer): void {
-    peer.attached.delete(job);
-    const index = job.clients.indexOf(peer);
-    if (index !== -1) job.clients.splice(index, 1);
-    if (job.clients.length > 0 || job.background) return;
-    if (job.state === JobState.running) job.ignored = true;
-    else this.destroy(job);
-  }
-
   // ---- status and admin -------------------------------------------------------------
 
   status(handle: string): JobStatus {
@@ -646,16 +374,6 @@ export class Engine {
     let count = 0;
     for (const job of this.jobs.values()) if (!job.background || job.state === JobState.running) count++;
     return count;
-  }
-
-  /** Stop timers so a stopping process can exit. */
-  close(): void {
-    if (this.scheduleTimer !== undefined) this.options.clock.clearTimer(this.scheduleTimer);
-    this.scheduleTimer = undefined;
-    for (const job of this.jobs.values()) {
-      if (job.timeoutTimer !== undefined) this.options.clock.clearTimer(job.timeoutTimer);
-      job.timeoutTimer = undefined;
-    }
   }
 }
 

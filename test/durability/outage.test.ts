@@ -40,6 +40,8 @@ async function outageScenario(server: RunningServer, backend: Backend, label: st
     await load.until(() => load.refused.length >= refusedBefore + 10, 20_000, 'refusals during the outage');
     const codes = new Set(load.refused.map((r) => r.error));
     assert.deepEqual([...codes], ['QUEUE_ERROR'], 'refusals are ERROR QUEUE_ERROR');
+    // The log line travels through a pipe: give it a moment to arrive.
+    for (let i = 0; i < 50 && !/store unavailable/.test(server.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(server.stderr(), /store unavailable/, 'the outage is logged');
     // Foreground jobs are not stored, so they keep working.
     assert.equal(await foregroundRoundTrip(server.port, `${FUNCTION}-fg`, 'ping'), 'done:ping');

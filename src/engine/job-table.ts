@@ -1,0 +1,290 @@
+import type { JobStore } from '../store/types.js';
+import { jobCost } from './job-keys.js';
+import { EpochSchedule } from './epoch-schedule.js';
+import { FunctionState } from './function-state.js';
+import { JobState, type Job } from './job.js';
+import type { Peer } from './peer.js';
+import { systemClock, type Clock } from './types.js';
+
+export interface EngineOptions {
+  /** Handle prefix; handles are `<prefix>:<n>` (gearman-spec 1.10). */
+  handlePrefix: string;
+  /** Retries after a worker is lost before the job fails; 0 = unlimited (gearmand 1.1/2.0). */
+  jobRetries: number;
+  /** Sleeping workers woken per queued job; 0 = all (gearmand --worker-wakeup). */
+  workerWakeup: number;
+  /** maxqueue given to every new function; 0 = unlimited. */
+  defaultMaxQueue: number;
+  /** Budget of workload bytes held in memory by all jobs; 0 = unlimited. */
+  maxJobBytes: number;
+  /** Distinct function names kept; idle ones are reclaimed first; 0 = unlimited. */
+  maxFunctions: number;
+  /** Durable store for background jobs; undefined = memory only. */
+  store: Pick<JobStore, 'add' | 'remove'> | undefined;
+  /** Distinguishes store keys of this run from those of earlier runs. */
+  bootId: string;
+  clock: Clock;
+  /** Told about dropped jobs and store trouble. */
+  log: (level: 'info' | 'warn' | 'error', message: string, detail?: Record<string, unknown>) => void;
+}
+
+export const defaultEngineOptions: EngineOptions = {
+  handlePrefix: 'H:localhost',
+  jobRetries: 0,
+  workerWakeup: 0,
+  defaultMaxQueue: 0,
+  maxJobBytes: 0,
+  maxFunctions: 0,
+  store: undefined,
+  bootId: 'b0',
+  clock: systemClock,
+  log: () => {},
+};
+
+/** gearmand stores uniques in 64 bytes; longer ones are refused (spec 1.5 step 3). */
+export const MAX_UNIQUE_BYTES = 64;
+export const MIN_CAN_DO_TIMEOUT_MS = 1000;
+
+/** What a worker's packet (or the server) tells the clients of a job. */
+export const Forward = { data: 0, warning: 1, status: 2, complete: 3, fail: 4, exception: 5 } as const;
+export type Forward = (typeof Forward)[keyof typeof Forward];
+
+/**
+ * The job table under the engine: functions, jobs and their queues, epoch scheduling,
+ * wake-ups, forwarding to clients and the end of a job's life. The Engine adds the protocol
+ * operations on top; both are pure and synchronous.
+ */
+export class JobTable {
+  readonly options: EngineOptions;
+  readonly functions = new Map<string, FunctionState>();
+  readonly jobs = new Map<string, Job>();
+  readonly peers = new Set<Peer>();
+  protected readonly schedule = new EpochSchedule();
+  protected scheduleTimer: unknown;
+  protected scheduleTimerAt = 0;
+  /** Workload and overhead bytes of all jobs in memory. */
+  memoryBytes = 0;
+  /** Running totals for metrics: plain counters, read on scrape. */
+  readonly counters = { submitted: 0, coalesced: 0, refused: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0 };
+  /** New submissions are refused once shutdown has begun. */
+  shuttingDown = false;
+  /** Background jobs waiting on the store, with the promise their submitters hold. */
+  protected readonly persistWaits = new Map<Job, Promise<void>>();
+  /** Called whenever a job leaves memory (graceful shutdown waits on this). */
+  onJobGone: (() => void) | undefined;
+
+  constructor(options: Partial<EngineOptions> = {}) {
+    this.options = { ...defaultEngineOptions, ...options };
+  }
+
+  // ---- functions --------------------------------------------------------------------
+
+  /** Find or create a function; undefined when the function limit is reached. */
+  functionFor(name: string): FunctionState | undefined {
+    let fn = this.functions.get(name);
+    if (fn !== undefined) return fn;
+    const { maxFunctions, defaultMaxQueue } = this.options;
+    if (maxFunctions > 0 && this.functions.size >= maxFunctions) {
+      this.reclaimIdleFunctions();
+      if (this.functions.size >= maxFunctions) return undefined;
+    }
+    fn = new FunctionState(name, [defaultMaxQueue, defaultMaxQueue, defaultMaxQueue]);
+    this.functions.set(name, fn);
+    return fn;
+  }
+
+  protected reclaimIdleFunctions(): void {
+    for (const [name, fn] of this.functions) if (fn.idle) this.functions.delete(name);
+  }
+
+  protected forceFunction(name: string): FunctionState {
+    const q = this.options.defaultMaxQueue;
+    const fn = new FunctionState(name, [q, q, q]);
+    this.functions.set(name, fn);
+    return fn;
+  }
+
+  protected track(job: Job, cost: number): void {
+    this.jobs.set(job.handle, job);
+    if (job.coalesceKey !== undefined) job.fn.byCoalesceKey.set(job.coalesceKey, job);
+    job.fn.total++;
+    this.memoryBytes += cost;
+  }
+
+  protected attach(job: Job, peer: Peer): void {
+    // Joining an abandoned running job revives it (gearmand leaves the newcomer hanging, spec 7 B5).
+    job.ignored = false;
+    if (peer.attached.has(job)) return;
+    job.clients.push(peer);
+    peer.attached.add(job);
+  }
+
+  /** Queue a job now or when its epoch comes. */
+  protected release(job: Job): void {
+    if (job.when > 0 && job.when * 1000 > this.options.clock.now()) {
+      job.state = JobState.scheduled;
+      job.fn.scheduledCounts[job.priority]++;
+      this.schedule.add(job);
+      this.armSchedule();
+    } else {
+      this.enqueue(job);
+    }
+  }
+
+  protected enqueue(job: Job): void {
+    job.state = JobState.queued;
+    job.fn.queues[job.priority].push(job);
+    this.wakeWorkers(job.fn);
+  }
+
+  /** NOOP sleeping workers of a function, at most one per worker between grabs (spec 1.4). */
+  protected wakeWorkers(fn: FunctionState): void {
+    const workers = fn.workers;
+    const n = workers.length;
+    if (n === 0) return;
+    const limit = this.options.workerWakeup;
+    let woken = 0;
+    const start = fn.wakeCursor % n;
+    for (let k = 0; k < n; k++) {
+      const index = (start + k) % n;
+      const worker = workers[index]!;
+      if (!worker.sleeping || worker.noopSent) continue;
+      worker.noopSent = true;
+      worker.listener.wake();
+      if (limit > 0 && ++woken >= limit) {
+        fn.wakeCursor = index + 1;
+        return;
+      }
+    }
+  }
+
+  // ---- epoch jobs: a real timer, unlike gearmand 1.1 (spec 1.4) ----------------------
+
+  protected armSchedule(): void {
+    const next = this.schedule.peek();
+    if (next === undefined) return;
+    const at = next.when * 1000;
+    if (this.scheduleTimer !== undefined) {
+      if (this.scheduleTimerAt <= at) return;
+      this.options.clock.clearTimer(this.scheduleTimer);
+    }
+    this.scheduleTimerAt = at;
+    const delay = Math.max(0, at - this.options.clock.now());
+    this.scheduleTimer = this.options.clock.setTimer(Math.min(delay, 2 ** 31 - 1), () => {
+      this.scheduleTimer = undefined;
+      this.runDueJobs();
+    });
+  }
+
+  /** Move epoch jobs whose time has come into their queues. */
+  runDueJobs(): void {
+    const now = this.options.clock.now();
+    for (;;) {
+      const job = this.schedule.peek();
+      if (job === undefined || job.when * 1000 > now) break;
+      this.schedule.pop();
+      if (job.state !== JobState.scheduled) continue; // cancelled meanwhile
+      job.fn.scheduledCounts[job.priority]--;
+      this.enqueue(job);
+    }
+    this.armSchedule();
+  }
+
+  /** Tell every attached client, newest first (spec 1.6); an ignored job's results go nowhere. */
+  protected forward(job: Job, kind: Forward, a?: Buffer, b?: Buffer): void {
+    if (job.ignored) return;
+    const clients = job.clients;
+    for (let i = clients.length - 1; i >= 0; i--) {
+      const listener = clients[i]!.listener;
+      switch (kind) {
+        case Forward.data:
+          listener.workData(job, a!);
+          break;
+        case Forward.warning:
+          listener.workWarning(job, a!);
+          break;
+        case Forward.status:
+          listener.workStatus(job, a!, b!);
+          break;
+        case Forward.complete:
+          listener.workComplete(job, a!);
+          break;
+        case Forward.fail:
+          listener.workFail(job);
+          break;
+        case Forward.exception:
+          listener.workException(job, a!);
+          break;
+      }
+    }
+  }
+
+  protected finish(job: Job): void {
+    const worker = job.worker;
+    if (worker !== undefined) worker.running.delete(job);
+    job.worker = undefined;
+    job.fn.running--;
+    if (job.timeoutTimer !== undefined) {
+      this.options.clock.clearTimer(job.timeoutTimer);
+      job.timeoutTimer = undefined;
+    }
+    this.destroy(job);
+  }
+
+  /** Forget a job everywhere; its durable row goes too. */
+  protected destroy(job: Job): void {
+    if (job.state === JobState.done) return;
+    if (job.state === JobState.queued) job.fn.queues[job.priority].remove(job);
+    else if (job.state === JobState.scheduled) job.fn.scheduledCounts[job.priority]--;
+    job.state = JobState.done;
+    this.jobs.delete(job.handle);
+    if (job.coalesceKey !== undefined && job.fn.byCoalesceKey.get(job.coalesceKey) === job) {
+      job.fn.byCoalesceKey.delete(job.coalesceKey);
+    }
+    job.fn.total--;
+    this.memoryBytes -= jobCost(job.data, job.unique);
+    for (const client of job.clients) client.attached.delete(job);
+    job.clients = [];
+    if (job.storeKey !== undefined && !this.persistWaits.has(job)) this.forgetStored(job.storeKey);
+    this.onJobGone?.();
+  }
+
+  protected forgetStored(key: string | undefined): void {
+    const store = this.options.store;
+    if (key === undefined || store === undefined) return;
+    store.remove(key).catch((err: unknown) => {
+      this.options.log('error', 'store could not remove a finished job; it may run again after a restart', {
+        key,
+        error: String(err),
+      });
+    });
+  }
+
+  /**
+   * A client stops waiting for a job (it disconnected, or an HTTP wait ended). A queued
+   * foreground job nobody waits for is withdrawn; a running one finishes unheard.
+   */
+  detach(peer: Peer, handle: string): void {
+    const job = this.jobs.get(handle);
+    if (job !== undefined && peer.attached.has(job)) this.detachJob(job, peer);
+  }
+
+  protected detachJob(job: Job, peer: Peer): void {
+    peer.attached.delete(job);
+    const index = job.clients.indexOf(peer);
+    if (index !== -1) job.clients.splice(index, 1);
+    if (job.clients.length > 0 || job.background) return;
+    if (job.state === JobState.running) job.ignored = true;
+    else this.destroy(job);
+  }
+
+  /** Stop timers so a stopping process can exit. */
+  close(): void {
+    if (this.scheduleTimer !== undefined) this.options.clock.clearTimer(this.scheduleTimer);
+    this.scheduleTimer = undefined;
+    for (const job of this.jobs.values()) {
+      if (job.timeoutTimer !== undefined) this.options.clock.clearTimer(job.timeoutTimer);
+      job.timeoutTimer = undefined;
+    }
+  }
+}
