@@ -30,6 +30,8 @@ export interface ClientOptions {
   unavailableTimeoutMs?: number;
   /** Timeout applied to calls that do not pass `timeoutMs`. Default: none. */
   defaultTimeoutMs?: number;
+  /** Default of `SubmitOptions.maxBufferedEvents` for this client. Default 1000. */
+  maxBufferedEvents?: number;
 }
 
 export interface SubmitOptions extends CallOptions {
@@ -41,9 +43,15 @@ export interface SubmitOptions extends CallOptions {
    * Default: a random UUID (as libgearman does).
    */
   unique?: string;
+  /**
+   * Progress events (WORK_DATA, WORK_STATUS, WORK_WARNING) kept until the job is iterated. When
+   * full, the oldest is dropped and counted in `ForegroundJob.droppedEvents`; 0 keeps none (for
+   * callers that only await the result). Default: the client's `maxBufferedEvents` (1000).
+   */
+  maxBufferedEvents?: number;
 }
 
-export type BackgroundSubmitOptions = SubmitOptions;
+export type BackgroundSubmitOptions = Omit<SubmitOptions, 'maxBufferedEvents'>;
 
 export interface ScheduleOptions extends CallOptions {
   unique?: string;
@@ -76,6 +84,7 @@ const backgroundTypes = {
 export const clientDefaults = {
   exceptions: true,
   unavailableTimeoutMs: 10_000,
+  maxBufferedEvents: 1000,
   ...connectionDefaults,
 } as const;
 
@@ -85,6 +94,11 @@ function toBuffer(workload: Workload | undefined): Buffer {
   return Buffer.isBuffer(workload) ? workload : Buffer.from(workload.buffer, workload.byteOffset, workload.byteLength);
 }
 
+function checkEventLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`maxBufferedEvents must be a non-negative integer, not ${limit}`);
+  return limit;
+}
+
 /**
  * Submits jobs and asks for their status. One connection per server, opened on first use,
  * reopened after a loss; each call picks a server by hash of the job's unique and fails over.
@@ -92,8 +106,10 @@ function toBuffer(workload: Workload | undefined): Buffer {
 export class Client {
   private readonly pool: ServerPool;
   private readonly defaultTimeoutMs: number | undefined;
+  private readonly maxBufferedEvents: number;
 
   constructor(options: ClientOptions = {}) {
+    this.maxBufferedEvents = checkEventLimit(options.maxBufferedEvents ?? clientDefaults.maxBufferedEvents);
     this.pool = new ServerPool(resolveServers(options.servers), {
       connectTimeoutMs: options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs,
       backoff: options.backoff ?? {},
@@ -111,7 +127,8 @@ export class Client {
   submit(functionName: string, workload?: Workload, options: SubmitOptions = {}): ForegroundJob {
     const unique = options.unique ?? randomUUID();
     const data = toBuffer(workload);
-    const job = new ForegroundJob(functionName, unique);
+    const maxBufferedEvents = options.maxBufferedEvents === undefined ? this.maxBufferedEvents : checkEventLimit(options.maxBufferedEvents);
+    const job = new ForegroundJob(functionName, unique, maxBufferedEvents);
     const cancel = new AbortController();
     job.bindCancellation(this.callOptions(options), () => cancel.abort());
     if (job.done) return job;

@@ -10,7 +10,8 @@ export type JobEvent =
 /**
  * A foreground job: `await job` (or `job.result`) gives the WORK_COMPLETE payload; iterate it
  * (`for await (const event of job)`) to see WORK_DATA, WORK_STATUS and WORK_WARNING as they come.
- * Events are buffered from submission until read, so iterating late loses nothing. Iterate once.
+ * Events are buffered from submission until read, up to `maxBufferedEvents` (SubmitOptions);
+ * past that the oldest is dropped and counted in `droppedEvents`. Iterate once.
  */
 export class ForegroundJob implements PromiseLike<Buffer>, AsyncIterable<JobEvent> {
   readonly functionName: string;
@@ -26,15 +27,18 @@ export class ForegroundJob implements PromiseLike<Buffer>, AsyncIterable<JobEven
   private resolveCreated!: (handle: string) => void;
   private rejectCreated!: (error: Error) => void;
   private readonly events: JobEvent[] = [];
+  private readonly maxBufferedEvents: number;
+  private dropped = 0;
   private settled = false;
   private failure: Error | undefined;
   private wakeReader: (() => void) | undefined;
   private readonly cleanups: (() => void)[] = [];
 
   /** @internal Created by Client.submit. */
-  constructor(functionName: string, unique: string) {
+  constructor(functionName: string, unique: string, maxBufferedEvents: number) {
     this.functionName = functionName;
     this.unique = unique;
+    this.maxBufferedEvents = maxBufferedEvents;
     this.result = new Promise((resolve, reject) => {
       this.resolveResult = resolve;
       this.rejectResult = reject;
@@ -60,6 +64,11 @@ export class ForegroundJob implements PromiseLike<Buffer>, AsyncIterable<JobEven
 
   get done(): boolean {
     return this.settled;
+  }
+
+  /** Progress events dropped, oldest first, because the buffer was full (nobody read them in time). */
+  get droppedEvents(): number {
+    return this.dropped;
   }
 
   then<A = Buffer, B = never>(
@@ -104,6 +113,12 @@ export class ForegroundJob implements PromiseLike<Buffer>, AsyncIterable<JobEven
   /** @internal A progress packet arrived. */
   push(event: JobEvent): void {
     if (this.settled) return;
+    // Bounded so a job nobody iterates cannot grow without limit; the newest events win.
+    if (this.events.length >= this.maxBufferedEvents) {
+      this.dropped += 1;
+      if (this.maxBufferedEvents === 0) return;
+      this.events.shift();
+    }
     this.events.push(event);
     this.wake();
   }

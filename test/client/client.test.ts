@@ -54,6 +54,29 @@ for (const kind of serverKinds) {
       assert.match(job.handle ?? '', /:\d+$/);
     });
 
+    test('unread progress events are bounded: the oldest are dropped and counted', async () => {
+      const { worker, client } = await setup();
+      await worker.register('chatty', async (job) => {
+        for (let i = 0; i < 10; i++) job.data(`event-${i}`);
+        return 'done';
+      });
+      await worker.start();
+      // Awaiting the result first: every event has arrived (same connection, in order) unread.
+      const job = client.submit('chatty', '', { maxBufferedEvents: 3 });
+      assert.equal(await job.text(), 'done');
+      const events: JobEvent[] = [];
+      for await (const event of job) events.push(event);
+      assert.deepEqual(events, ['event-7', 'event-8', 'event-9'].map((text) => ({ type: 'data', data: Buffer.from(text) })));
+      assert.equal(job.droppedEvents, 7);
+
+      const silent = client.submit('chatty', '', { maxBufferedEvents: 0 });
+      assert.equal(await silent.text(), 'done');
+      for await (const event of silent) assert.fail(`unexpected event ${JSON.stringify(event)}`);
+      assert.equal(silent.droppedEvents, 10);
+      assert.throws(() => client.submit('chatty', '', { maxBufferedEvents: -1 }), /maxBufferedEvents must be a non-negative integer, not -1/);
+      assert.throws(() => new Client({ maxBufferedEvents: 1.5 }), /maxBufferedEvents must be a non-negative integer, not 1.5/);
+    });
+
     test('a thrown error rejects with JobExceptionError; with errors: "fail" with JobFailedError', async () => {
       const { worker, client, servers } = await setup();
       await worker.register('explode', () => {
