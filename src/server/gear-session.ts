@@ -53,9 +53,10 @@ export class GearSession implements PeerListener {
   private outBytes = 0;
   private flushScheduled = false;
   private readonly pendingReplies: PendingReply[] = [];
-  private silentTimer: NodeJS.Timeout | undefined;
   private pausedForOutput = false;
-  /** Armed while a packet is half received or output waits on the peer (watchStall). */
+  /** Whether the peer has sent a byte yet (a silent connection counts as stalled). */
+  private heardFrom = false;
+  /** Armed while the peer is silent, a packet is half received or output waits on it (watchStall). */
   private stallTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly onFrameBound = (frame: Frame) => this.onFrame(frame);
@@ -74,11 +75,7 @@ export class GearSession implements PeerListener {
     this.peer = ctx.engine.connect(this, socket.remoteAddress ?? '-', typeof fd === 'number' && fd >= 0 ? fd : undefined);
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
-    this.silentTimer = setTimeout(() => {
-      ctx.log('info', 'closing a connection that sent nothing', { address: socket.remoteAddress });
-      socket.destroy();
-    }, ctx.limits.silentConnectionTimeoutMs);
-    this.silentTimer.unref();
+    this.watchStall();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // 'close' follows; resets from peers are routine
@@ -88,10 +85,7 @@ export class GearSession implements PeerListener {
   // ---- input ------------------------------------------------------------------------
 
   private onData(chunk: Buffer): void {
-    if (this.silentTimer !== undefined) {
-      clearTimeout(this.silentTimer);
-      this.silentTimer = undefined;
-    }
+    this.heardFrom = true;
     if (this.closing) return;
     try {
       this.decoder.push(chunk, this.onFrameBound);
@@ -105,12 +99,12 @@ export class GearSession implements PeerListener {
   }
 
   /**
-   * Cut a peer that stalls for the silent timeout: one that stops halfway through a packet
-   * (slowloris), or one that does not read what it asked for while its input is paused.
-   * Idle connections with nothing half-done (sleeping workers) are never cut.
+   * Cut a peer that stalls for the silent timeout: one that never sends a byte, stops halfway
+   * through a packet (slowloris), or does not read what it asked for while its input is
+   * paused. Idle connections with nothing half-done (sleeping workers) are never cut.
    */
   private watchStall(): void {
-    const stalled = !this.closing && (this.pausedForOutput || this.decoder.bufferedBytes > 0);
+    const stalled = !this.closing && (!this.heardFrom || this.pausedForOutput || this.decoder.bufferedBytes > 0);
     if (!stalled) {
       if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
       this.stallTimer = undefined;
@@ -118,7 +112,8 @@ export class GearSession implements PeerListener {
       this.stallTimer.refresh();
     } else {
       this.stallTimer = setTimeout(() => {
-        this.ctx.log('info', 'closing a stalled connection', { address: this.socket.remoteAddress, paused: this.pausedForOutput });
+        const reason = !this.heardFrom ? 'sent nothing' : this.pausedForOutput ? 'does not read its replies' : 'stopped mid-packet';
+        this.ctx.log('info', `closing a stalled connection: it ${reason}`, { address: this.socket.remoteAddress });
         this.socket.destroy();
       }, this.ctx.limits.silentConnectionTimeoutMs);
       this.stallTimer.unref();
@@ -226,7 +221,6 @@ export class GearSession implements PeerListener {
 
   private onClose(): void {
     this.closing = true;
-    if (this.silentTimer !== undefined) clearTimeout(this.silentTimer);
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     this.ctx.engine.disconnect(this.peer);
   }

@@ -43,6 +43,9 @@ export async function startGearport(config: GearportConfig, logger?: Logger): Pr
   const log = logger ?? createLogger(config.verbose, config.logFile);
   // Certificates are checked before anything opens: a bad one stops start-up (never plaintext).
   const gearTls = prepareGearTls(config.security.gearTls);
+  /** The engine and the sessions log through pino with the detail first, as pino wants. */
+  const logTo = (level: 'debug' | 'info' | 'warn' | 'error', message: string, detail?: Record<string, unknown>) =>
+    log[level](detail ?? {}, message);
   const store: JobStore | undefined = openStore(config, log);
   const engine = new Engine({
     handlePrefix: config.jobHandlePrefix,
@@ -53,7 +56,7 @@ export async function startGearport(config: GearportConfig, logger?: Logger): Pr
     maxFunctions: config.maxFunctions,
     store,
     bootId: randomBytes(6).toString('hex'),
-    log: (level, message, detail) => log[level](detail ?? {}, message),
+    log: logTo,
   });
   if (store !== undefined) {
     const stored = await store.open();
@@ -76,7 +79,7 @@ export async function startGearport(config: GearportConfig, logger?: Logger): Pr
       // After the OK reply has been flushed (replies go out at the end of the tick).
       shutdown: (graceful) => void setTimeout(() => void stop(graceful), 20),
     },
-    log: (level, message, detail) => log[level](detail ?? {}, message),
+    log: logTo,
   };
   const gear = new GearListener(ctx, config, gearTls);
   const http = httpFrontFactory !== undefined && config.httpPort !== undefined ? httpFrontFactory(engine, config, log) : undefined;
