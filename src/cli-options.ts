@@ -38,6 +38,15 @@ function size(value: string): number {
 }
 
 const port = integer(0, 65535);
+
+/** GEARMAND_PORT, checked like --port but named in the message. */
+function portFromEnv(value: string): number {
+  try {
+    return port(value);
+  } catch (err) {
+    throw new UsageError(`GEARMAND_PORT: ${(err as Error).message}`);
+  }
+}
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function buildProgram(): Command {
@@ -170,7 +179,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const o = program.opts();
   const config = defaultConfig();
-  config.port = o.port ?? (env.GEARMAND_PORT ? port(env.GEARMAND_PORT) : config.port);
+  config.port = o.port ?? (env.GEARMAND_PORT ? portFromEnv(env.GEARMAND_PORT) : config.port);
   config.listen = o.listen ?? [];
   config.backlog = o.backlog;
   config.threads = o.threads;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -61,10 +61,27 @@ test('SIGTERM stops the server cleanly; the pid file is written and removed', as
 
 test('GEARMAND_PORT sets the port when --port is not given, as in gearmand', async () => {
   const port = await freePort();
-  const r = runCli(['--check-args'], { GEARMAND_PORT: String(port) });
-  assert.equal(r.status, 0);
+  const dataDir = mkdtempSync(join(tmpdir(), 'gearport-env-'));
+  const child = spawn(process.execPath, [gearportCli, '-L', '127.0.0.1', '--data-dir', dataDir], {
+    env: { ...process.env, GEARMAND_PORT: String(port) },
+    stdio: 'ignore',
+  });
+  try {
+    let peer: ScriptedPeer | undefined;
+    for (let i = 0; i < 100 && peer === undefined; i++) {
+      peer = await ScriptedPeer.connect(port, 'env-port').catch(() => undefined);
+      if (peer === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(peer, `nothing listens on GEARMAND_PORT ${port}`);
+    peer.send(T.ECHO_REQ, [Buffer.from('env')]);
+    assert.deepEqual((await peer.expect(T.ECHO_RES)).fields, ['env']);
+    await peer.close();
+  } finally {
+    child.kill('SIGTERM');
+  }
   const bad = runCli(['--check-args'], { GEARMAND_PORT: 'x' });
-  assert.notEqual(bad.status, 0);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /expected an integer/);
 });
 
 test('graceful shutdown (SIGUSR1) waits for the running job, then exits', async () => {
