@@ -1,4 +1,4 @@
-import { PacketType, type Field } from '../protocol/index.js';
+import { PacketType, bytesToKey, type Field } from '../protocol/index.js';
 import { Connection } from './connection.js';
 import { ConnectionLostError, JobExceptionError, JobFailedError } from './errors.js';
 import type { ForegroundJob } from './foreground-job.js';
@@ -33,8 +33,18 @@ export interface UniqueStatus extends Omit<JobStatus, 'handle'> {
   readonly clientCount: number;
 }
 
-const latin1 = (bytes: Buffer) => bytes.toString('latin1');
 const copy = (bytes: Buffer) => Buffer.from(bytes);
+const numberOf = (bytes: Buffer) => Number(bytesToKey(bytes));
+
+/** The known, running, numerator, denominator fields shared by STATUS_RES and STATUS_RES_UNIQUE. */
+function progressOf(args: Buffer[]): Omit<JobStatus, 'handle'> {
+  return {
+    known: bytesToKey(args[1]!) === '1',
+    running: bytesToKey(args[2]!) === '1',
+    numerator: numberOf(args[3]!),
+    denominator: numberOf(args[4]!),
+  };
+}
 
 /** Client state for one open connection: pending submissions and the jobs attached to it. */
 export class ClientSession {
@@ -91,7 +101,7 @@ export class ClientSession {
       this.connection
         .request(type, fields, [PacketType.JOB_CREATED], (_type, args) => {
           // Synchronous: WORK_* for this handle may follow in the same chunk.
-          const handle = latin1(args[0]!);
+          const handle = bytesToKey(args[0]!);
           created.handle = handle;
           this.byHandle.set(handle, created);
           for (const listener of created.listeners) listener.accept(handle, server);
@@ -108,27 +118,21 @@ export class ClientSession {
   }
 
   submitBackground(type: number, fields: readonly Field[], signal?: AbortSignal): Promise<string> {
-    return this.connection.request(type, fields, [PacketType.JOB_CREATED], (_t, args) => latin1(args[0]!), signal);
+    return this.connection.request(type, fields, [PacketType.JOB_CREATED], (_t, args) => bytesToKey(args[0]!), signal);
   }
 
   getStatus(handle: string, signal?: AbortSignal): Promise<JobStatus> {
     return this.connection.request(PacketType.GET_STATUS, [handle], [PacketType.STATUS_RES], (_t, args) => ({
-      handle: latin1(args[0]!),
-      known: latin1(args[1]!) === '1',
-      running: latin1(args[2]!) === '1',
-      numerator: Number(latin1(args[3]!)),
-      denominator: Number(latin1(args[4]!)),
+      handle: bytesToKey(args[0]!),
+      ...progressOf(args),
     }), signal);
   }
 
   getStatusUnique(unique: Buffer, signal?: AbortSignal): Promise<UniqueStatus> {
     return this.connection.request(PacketType.GET_STATUS_UNIQUE, [unique], [PacketType.STATUS_RES_UNIQUE], (_t, args) => ({
       unique: args[0]!.toString('utf8'),
-      known: latin1(args[1]!) === '1',
-      running: latin1(args[2]!) === '1',
-      numerator: Number(latin1(args[3]!)),
-      denominator: Number(latin1(args[4]!)),
-      clientCount: Number(latin1(args[5]!)),
+      ...progressOf(args),
+      clientCount: numberOf(args[5]!),
     }), signal);
   }
 
@@ -150,7 +154,7 @@ export class ClientSession {
       }
       case PacketType.WORK_STATUS:
         this.each(args[0]!, (job) =>
-          job.push({ type: 'status', numerator: Number(latin1(args[1]!)), denominator: Number(latin1(args[2]!)) }),
+          job.push({ type: 'status', numerator: numberOf(args[1]!), denominator: numberOf(args[2]!) }),
         );
         return;
       case PacketType.WORK_COMPLETE:
@@ -173,13 +177,13 @@ export class ClientSession {
   }
 
   private each(handle: Buffer, deliver: (job: ForegroundJob) => void): void {
-    const attachment = this.byHandle.get(latin1(handle));
+    const attachment = this.byHandle.get(bytesToKey(handle));
     if (attachment === undefined) return;
     for (const job of [...attachment.listeners]) deliver(job);
   }
 
   private finish(handleBytes: Buffer, deliver: (job: ForegroundJob, handle: string) => void): void {
-    const handle = latin1(handleBytes);
+    const handle = bytesToKey(handleBytes);
     const attachment = this.byHandle.get(handle);
     if (attachment === undefined) return;
     this.forget(attachment);

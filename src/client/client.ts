@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PacketType } from '../protocol/index.js';
+import { PacketType, bytesToKey } from '../protocol/index.js';
 import type { JobStatus, UniqueStatus } from './client-session.js';
 import { ForegroundJob } from './foreground-job.js';
 import { guarded } from './guard.js';
@@ -136,7 +136,7 @@ export class Client {
     const fn = Buffer.from(functionName, 'utf8');
     const uniqueBytes = Buffer.from(unique, 'utf8');
     // Equal uniques coalesce on the server (spec 1.5 step 5); '-' means "equal workloads".
-    const coalesceKey = unique === '' ? undefined : `${functionName}\0${unique === '-' ? `-\0${data.toString('latin1')}` : unique}`;
+    const coalesceKey = unique === '' ? undefined : `${functionName}\0${unique === '-' ? `-\0${bytesToKey(data)}` : unique}`;
     this.pool.acquire(unique === '' ? this.pool.nextKey() : unique, cancel.signal).then(
       (session) => {
         if (!job.done) session.submitForeground(job, type, [fn, uniqueBytes, data], coalesceKey);

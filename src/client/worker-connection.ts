@@ -1,4 +1,4 @@
-import { PacketType, type Field } from '../protocol/index.js';
+import { PacketType, bytesToKey, type Field } from '../protocol/index.js';
 import { Backoff } from './backoff.js';
 import { Connection } from './connection.js';
 import { ConnectionLostError, ServerError } from './errors.js';
@@ -33,8 +33,6 @@ export interface AssignedJob {
   readonly unique: string;
   readonly workload: Buffer;
 }
-
-const latin1 = (bytes: Buffer) => bytes.toString('latin1');
 
 /**
  * One worker connection to one server, reconnected with backoff until stopped. Holds the
@@ -189,7 +187,7 @@ export class WorkerConnection {
         this.endGrab();
         const unique = type === PacketType.JOB_ASSIGN ? '' : args[2]!.toString('utf8');
         this.host.assigned(this, connection, {
-          handle: latin1(args[0]!),
+          handle: bytesToKey(args[0]!),
           functionName: args[1]!.toString('utf8'),
           unique,
           workload: Buffer.from(args[args.length - 1]!),
@@ -200,7 +198,7 @@ export class WorkerConnection {
         this.wake();
         return;
       case PacketType.ERROR:
-        this.host.warn(new ServerError(latin1(args[0]!), args[1]!.toString('utf8')));
+        this.host.warn(new ServerError(bytesToKey(args[0]!), args[1]!.toString('utf8')));
         return;
       default:
         return;
