@@ -8,16 +8,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGearport, type RunningServer } from '../helpers/servers.js';
-import { httpAttacks, jobsOf, measureAttack, submitBackgroundJobs, type Attack, type Measured } from './attacks.js';
+import { httpAttacks, submitBackgroundJobs, type Attack, type Measured } from './attacks.js';
+import { KEPT_JOBS, attackWithinBounds, describeResult } from './bounds.js';
 
-const LATENCY_BOUND_MS = 500;
-const RSS_BUDGET_BYTES = 256 * 1024 * 1024;
 const HEADERS_TIMEOUT_MS = 1500;
 const REQUEST_TIMEOUT_MS = 2500;
-const KEPT_JOBS = 100;
 const KEEP_FN = 'robustness_keep_http';
-
-const describeResult = (m: Measured) => JSON.stringify({ ...m, peakRssMiB: Math.round(m.peakRssBytes / 2 ** 20) });
 
 describe('HTTP front under attack', { timeout: 300_000 }, () => {
   let server: RunningServer;
@@ -42,17 +38,7 @@ describe('HTTP front under attack', { timeout: 300_000 }, () => {
     await server?.stop();
   });
 
-  async function underAttack(name: string): Promise<Measured> {
-    const m = await measureAttack(server, attacks.get(name)!, 'http');
-    const why = describeResult(m);
-    assert.ok(m.survived, `server died: ${why}\n${server.stderr()}`);
-    assert.ok(m.probe.attempts >= 10, `the legitimate caller barely ran: ${why}`);
-    assert.equal(m.probe.ok, m.probe.attempts, `the legitimate caller saw failures: ${why}`);
-    assert.ok(m.probe.p99Ms < LATENCY_BOUND_MS, `legitimate p99 ${m.probe.p99Ms.toFixed(1)} ms >= ${LATENCY_BOUND_MS}: ${why}`);
-    assert.ok(m.peakRssBytes < RSS_BUDGET_BYTES, `peak RSS over budget: ${why}`);
-    assert.equal(await jobsOf(server.host, server.port, KEEP_FN), KEPT_JOBS, `background jobs lost: ${why}`);
-    return m;
-  }
+  const underAttack = (name: string): Promise<Measured> => attackWithinBounds(server, attacks.get(name)!, 'http', KEEP_FN);
 
   test('hundreds of slow-header clients get 408 and are cut off', async () => {
     const m = await underAttack('slow headers (slowloris)');
