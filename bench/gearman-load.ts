@@ -288,14 +288,7 @@ export async function runForegroundClients(options: WindowOptions & { readonly c
     send();
   }
   window.begin();
-  await new Promise<void>((resolve) => {
-    const check = setInterval(() => {
-      if (window.phase === 'drain') {
-        clearInterval(check);
-        resolve();
-      }
-    }, 20);
-  });
+  await untilDraining(window);
   const drain = drained(() => outstanding <= 0, options.drainTimeoutMs, errors);
   poke = drain.poke;
   await drain.promise;
@@ -358,7 +351,17 @@ export async function runBackgroundSubmits(
     sendMany(options.window);
   }
   window.begin();
-  await new Promise<void>((resolve) => {
+  await untilDraining(window);
+  const drain = drained(() => inFlight <= 0, options.drainTimeoutMs, errors);
+  poke = drain.poke;
+  await drain.promise;
+  for (const socket of sockets) socket.destroy();
+  return window.result(errors);
+}
+
+/** Resolves once the measured window is over and only the in-flight work is left. */
+function untilDraining(window: { readonly phase: string }): Promise<void> {
+  return new Promise<void>((resolve) => {
     const check = setInterval(() => {
       if (window.phase === 'drain') {
         clearInterval(check);
@@ -366,9 +369,4 @@ export async function runBackgroundSubmits(
       }
     }, 20);
   });
-  const drain = drained(() => inFlight <= 0, options.drainTimeoutMs, errors);
-  poke = drain.poke;
-  await drain.promise;
-  for (const socket of sockets) socket.destroy();
-  return window.result(errors);
 }
