@@ -12,8 +12,9 @@ import pg from 'pg';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
 import { conninfoToPoolConfig } from './conninfo.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
-import { bytesOf, checkReplayedJob, checkTableName, integerOf, textOf } from './validate.js';
-import type { Priority, StoredJob } from './types.js';
+import { JOB_COLUMNS, UPDATE_ON_CONFLICT, jobFromRow, rowValues } from './sql-rows.js';
+import { checkSchemaVersion, checkTableName } from './validate.js';
+import type { StoredJob } from './types.js';
 
 export const POSTGRES_SCHEMA_VERSION = 1;
 
@@ -29,7 +30,6 @@ export interface PostgresStoreOptions extends BatchedStoreOptions {
 
 /** node-postgres sends at most 65535 parameters per statement; 7 per row. */
 const ROWS_PER_INSERT = 1000;
-const COLUMNS = 'job_key, function_name, unique_key, data, priority, when_to_run, reducer';
 
 export class PostgresStore extends BatchedStore {
   readonly name = 'postgres';
@@ -122,14 +122,9 @@ export class PostgresStore extends BatchedStore {
     for (const job of jobs) {
       const at = firstParam + values.length;
       rows.push(`($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6}, $${at + 7})`);
-      values.push(job.key, bytesOf(job.functionName), bytesOf(job.unique), job.data, job.priority, job.when, bytesOf(job.reducer));
+      values.push(...rowValues(job));
     }
-    return {
-      text: `INSERT INTO ${this.jobsTable} (${COLUMNS}) VALUES ${rows.join(', ')}
-        ON CONFLICT (job_key) DO UPDATE SET function_name = EXCLUDED.function_name, unique_key = EXCLUDED.unique_key,
-          data = EXCLUDED.data, priority = EXCLUDED.priority, when_to_run = EXCLUDED.when_to_run, reducer = EXCLUDED.reducer`,
-      values,
-    };
+    return { text: `INSERT INTO ${this.jobsTable} (${JOB_COLUMNS}) VALUES ${rows.join(', ')} ${UPDATE_ON_CONFLICT}`, values };
   }
 
   private async checkOrCreateSchema(client: pg.PoolClient): Promise<void> {
@@ -140,7 +135,7 @@ export class PostgresStore extends BatchedStore {
     const { meta, jobs } = found.rows[0]!;
     if (meta) {
       const stored = await client.query<{ value: string }>(`SELECT value FROM ${this.metaTable} WHERE name = 'schema_version'`);
-      this.checkVersion(stored.rows[0]?.value);
+      checkSchemaVersion(this.name, stored.rows[0]?.value, POSTGRES_SCHEMA_VERSION, `table ${this.table}`, `${this.table}_meta`);
       if (!jobs) throw new StoreError(StoreErrorCode.CORRUPT, this.name, `table ${this.table}_meta exists but table ${this.table} is missing`);
       return;
     }
@@ -164,35 +159,11 @@ export class PostgresStore extends BatchedStore {
     await client.query(`INSERT INTO ${this.metaTable} (name, value) VALUES ('schema_version', $1)`, [String(POSTGRES_SCHEMA_VERSION)]);
   }
 
-  private checkVersion(stored: string | undefined): void {
-    const version = integerOf(stored);
-    if (!Number.isSafeInteger(version) || version < 1) {
-      throw new StoreError(StoreErrorCode.CORRUPT, this.name, `schema version ${JSON.stringify(stored)} in ${this.table}_meta is not a version number`);
-    }
-    if (version > POSTGRES_SCHEMA_VERSION) {
-      throw new StoreError(
-        StoreErrorCode.SCHEMA_UNSUPPORTED,
-        this.name,
-        `table ${this.table} has schema version ${version}, newer than this Gearport understands (${POSTGRES_SCHEMA_VERSION}); upgrade Gearport`,
-      );
-    }
-  }
-
   private async replay(): Promise<StoredJob[]> {
     const result = await this.withClient((client) =>
-      client.query<Record<string, unknown>>(`SELECT seq, ${COLUMNS} FROM ${this.jobsTable} ORDER BY seq`),
+      client.query<Record<string, unknown>>(`SELECT seq, ${JOB_COLUMNS} FROM ${this.jobsTable} ORDER BY seq`),
     );
-    return result.rows.map((row) =>
-      checkReplayedJob(this.name, `row seq=${String(row.seq)} of ${this.table}`, {
-        key: typeof row.job_key === 'string' ? row.job_key : undefined,
-        functionName: Buffer.isBuffer(row.function_name) ? textOf(row.function_name) : undefined,
-        unique: Buffer.isBuffer(row.unique_key) ? textOf(row.unique_key) : undefined,
-        data: Buffer.isBuffer(row.data) ? row.data : undefined,
-        priority: integerOf(row.priority) as Priority,
-        when: integerOf(row.when_to_run),
-        reducer: Buffer.isBuffer(row.reducer) ? textOf(row.reducer) : undefined,
-      }),
-    );
+    return result.rows.map((row) => jobFromRow(this.name, this.table, row));
   }
 
   private async inTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {

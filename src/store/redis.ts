@@ -18,7 +18,7 @@
 import { Redis } from 'ioredis';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
-import { bytesOf, checkReplayedJob, integerOf, textOf } from './validate.js';
+import { bytesOf, checkReplayedJob, checkSchemaVersion, integerOf, textOf } from './validate.js';
 import type { Priority, StoredJob } from './types.js';
 
 export const REDIS_SCHEMA_VERSION = 1;
@@ -140,17 +140,7 @@ export class RedisStore extends BatchedStore {
       await this.redis.set(this.key('schema'), String(REDIS_SCHEMA_VERSION), 'NX');
       return;
     }
-    const version = integerOf(stored);
-    if (!Number.isSafeInteger(version) || version < 1) {
-      throw new StoreError(StoreErrorCode.CORRUPT, this.name, `schema version ${JSON.stringify(stored)} in ${this.key('schema')} is not a version number`);
-    }
-    if (version > REDIS_SCHEMA_VERSION) {
-      throw new StoreError(
-        StoreErrorCode.SCHEMA_UNSUPPORTED,
-        this.name,
-        `prefix ${JSON.stringify(this.keyPrefix)} has schema version ${version}, newer than this Gearport understands (${REDIS_SCHEMA_VERSION}); upgrade Gearport`,
-      );
-    }
+    checkSchemaVersion(this.name, stored, REDIS_SCHEMA_VERSION, `prefix ${JSON.stringify(this.keyPrefix)}`, this.key('schema'));
   }
 
   private async replay(): Promise<StoredJob[]> {

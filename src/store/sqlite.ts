@@ -18,8 +18,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
-import { bytesOf, checkReplayedJob, checkTableName, integerOf, textOf } from './validate.js';
-import type { Priority, StoredJob } from './types.js';
+import { JOB_COLUMNS, UPDATE_ON_CONFLICT, jobFromRow, rowValues } from './sql-rows.js';
+import { checkSchemaVersion, checkTableName } from './validate.js';
+import type { StoredJob } from './types.js';
 
 export const SqliteSynchronous = { NORMAL: 'NORMAL', FULL: 'FULL', EXTRA: 'EXTRA' } as const;
 export type SqliteSynchronous = (typeof SqliteSynchronous)[keyof typeof SqliteSynchronous];
@@ -68,16 +69,10 @@ export class SqliteStore extends BatchedStore {
     const jobs = `"${this.table}"`;
     const meta = `"${this.table}_meta"`;
     db.transaction(() => this.checkOrCreateSchema(db, jobs, meta)).immediate();
-    const upsert = db.prepare(
-      `INSERT INTO ${jobs} (job_key, function_name, unique_key, data, priority, when_to_run, reducer) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (job_key) DO UPDATE SET function_name = excluded.function_name, unique_key = excluded.unique_key,
-         data = excluded.data, priority = excluded.priority, when_to_run = excluded.when_to_run, reducer = excluded.reducer`,
-    );
+    const upsert = db.prepare(`INSERT INTO ${jobs} (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ${UPDATE_ON_CONFLICT}`);
     const remove = db.prepare(`DELETE FROM ${jobs} WHERE job_key = ?`);
     const writeBatch = db.transaction((adds: StoredJob[], removes: string[]) => {
-      for (const job of adds) {
-        upsert.run(job.key, bytesOf(job.functionName), bytesOf(job.unique), job.data, job.priority, job.when, bytesOf(job.reducer));
-      }
+      for (const job of adds) upsert.run(...rowValues(job));
       for (const key of removes) remove.run(key);
     });
     this.statements = { upsert, remove, writeBatch };
@@ -118,7 +113,7 @@ export class SqliteStore extends BatchedStore {
     const exists = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)`).pluck().all(this.table, `${this.table}_meta`);
     if (exists.includes(`${this.table}_meta`)) {
       const stored = db.prepare(`SELECT value FROM ${meta} WHERE name = 'schema_version'`).pluck().get();
-      this.checkVersion(stored);
+      checkSchemaVersion(this.name, stored, SQLITE_SCHEMA_VERSION, `${this.file}: table ${this.table}`, `${this.table}_meta`);
       if (!exists.includes(this.table)) {
         throw new StoreError(StoreErrorCode.CORRUPT, this.name, `${this.file}: table ${this.table}_meta exists but table ${this.table} is missing`);
       }
@@ -144,34 +139,10 @@ export class SqliteStore extends BatchedStore {
     db.prepare(`INSERT INTO ${meta} (name, value) VALUES ('schema_version', ?)`).run(String(SQLITE_SCHEMA_VERSION));
   }
 
-  private checkVersion(stored: unknown): void {
-    const version = integerOf(stored);
-    if (!Number.isSafeInteger(version) || version < 1) {
-      throw new StoreError(StoreErrorCode.CORRUPT, this.name, `${this.file}: schema version ${JSON.stringify(stored)} in ${this.table}_meta is not a version number`);
-    }
-    if (version > SQLITE_SCHEMA_VERSION) {
-      throw new StoreError(
-        StoreErrorCode.SCHEMA_UNSUPPORTED,
-        this.name,
-        `${this.file}: table ${this.table} has schema version ${version}, newer than this Gearport understands (${SQLITE_SCHEMA_VERSION}); upgrade Gearport`,
-      );
-    }
-  }
-
   private replay(db: Database.Database, jobs: string): StoredJob[] {
     const rows = db
-      .prepare(`SELECT seq, job_key, function_name, unique_key, data, priority, when_to_run, reducer FROM ${jobs} ORDER BY seq`)
+      .prepare(`SELECT seq, ${JOB_COLUMNS} FROM ${jobs} ORDER BY seq`)
       .all() as Array<Record<string, unknown>>;
-    return rows.map((row) =>
-      checkReplayedJob(this.name, `${this.file}: row seq=${String(row.seq)} of ${this.table}`, {
-        key: typeof row.job_key === 'string' ? row.job_key : undefined,
-        functionName: Buffer.isBuffer(row.function_name) ? textOf(row.function_name) : undefined,
-        unique: Buffer.isBuffer(row.unique_key) ? textOf(row.unique_key) : undefined,
-        data: Buffer.isBuffer(row.data) ? row.data : undefined,
-        priority: integerOf(row.priority) as Priority,
-        when: integerOf(row.when_to_run),
-        reducer: Buffer.isBuffer(row.reducer) ? textOf(row.reducer) : undefined,
-      }),
-    );
+    return rows.map((row) => jobFromRow(this.name, this.table, row, this.file));
   }
 }

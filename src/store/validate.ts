@@ -60,3 +60,21 @@ export function integerOf(value: unknown): number {
   if (Buffer.isBuffer(value) && /^-?\d{1,16}$/.test(value.toString('latin1'))) return Number(value.toString('latin1'));
   return NaN;
 }
+
+/**
+ * Refuse a stored schema version that is not a number (corrupt) or newer than `supported` (a
+ * later Gearport wrote it). `subject` names what is versioned, `holder` where the version is kept.
+ */
+export function checkSchemaVersion(store: string, stored: unknown, supported: number, subject: string, holder: string): void {
+  const version = integerOf(stored);
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new StoreError(StoreErrorCode.CORRUPT, store, `${subject}: schema version ${JSON.stringify(stored)} in ${holder} is not a version number`);
+  }
+  if (version > supported) {
+    throw new StoreError(
+      StoreErrorCode.SCHEMA_UNSUPPORTED,
+      store,
+      `${subject} has schema version ${version}, newer than this Gearport understands (${supported}); upgrade Gearport`,
+    );
+  }
+}

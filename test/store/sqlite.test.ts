@@ -70,6 +70,20 @@ describe('sqlite store specifics', () => {
     });
   });
 
+  it('refuses a schema version that is not a number, naming the file and the meta table', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    await store.close();
+    const db = new Database(path);
+    db.prepare(`UPDATE q_meta SET value = 'one' WHERE name = 'schema_version'`).run();
+    db.close();
+    await assert.rejects(new SqliteStore({ file: path, table: 'q', timeoutMs: 5000 }).open(), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.CORRUPT));
+      assert.equal(error.message.includes(`${path}: table q: schema version "one" in q_meta is not a version number`), true, error.message);
+      return true;
+    });
+  });
+
   it('refuses corrupt rows instead of dropping jobs', async () => {
     const { file: path, store } = freshStore({ table: 'q' });
     await store.open();
