@@ -2,7 +2,7 @@
  * Server choice by the job's unique id: the same unique always goes to the same server
  * (while it is up), so gearmand's coalescing of equal uniques keeps working across servers.
  */
-export function fnv1a(text: string): number {
+function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i) & 0xff;

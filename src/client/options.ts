@@ -31,8 +31,8 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_PORT = 4730;
-export const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_PORT = 4730;
+const DEFAULT_HOST = '127.0.0.1';
 
 export const connectionDefaults = {
   /** A TCP connect that takes longer counts as a failure of that server. */

@@ -19,12 +19,12 @@ const KEYWORDS = {
   options: 'options',
 } as const;
 
-export class ConninfoError extends Error {
+class ConninfoError extends Error {
   override name = 'ConninfoError';
 }
 
 /** Split `a=1 b = 'x y' c=it\'s` into pairs, following libpq's quoting rules. */
-export function parseConninfoPairs(conninfo: string): Map<string, string> {
+function parseConninfoPairs(conninfo: string): Map<string, string> {
   const pairs = new Map<string, string>();
   let at = 0;
   const skipSpace = (): void => {

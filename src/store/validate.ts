@@ -23,7 +23,7 @@ export function checkTableName(store: string, table: string): string {
 }
 
 /** Describe what is wrong with a job, or return undefined when it can be stored. */
-export function jobProblem(job: Partial<StoredJob>): string | undefined {
+function jobProblem(job: Partial<StoredJob>): string | undefined {
   if (typeof job.key !== 'string' || !KEY_PATTERN.test(job.key)) return `key ${JSON.stringify(job.key)} must be 1-128 printable ASCII characters`;
   if (typeof job.functionName !== 'string' || job.functionName.length === 0) return 'function name is missing or empty';
   if (typeof job.unique !== 'string' || job.unique.length > MAX_UNIQUE_BYTES) return `unique is missing or longer than ${MAX_UNIQUE_BYTES} bytes`;
