@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { PeerRights } from '../security/cert-rights.js';
 import type { GearTlsSetup } from '../security/gear-tls.js';
+import { AddressCounts } from './address-counts.js';
 import { GearSession, type SessionContext } from './gear-session.js';
 
 export interface ListenerLimits {
@@ -23,7 +24,7 @@ export function isLoopback(address: string | undefined): boolean {
 export class GearListener {
   readonly sessions = new Set<GearSession>();
   private readonly servers: Server[] = [];
-  private readonly perAddress = new Map<string, number>();
+  private readonly perAddress = new AddressCounts();
   private readonly ctx: SessionContext;
   private readonly limits: ListenerLimits;
 
@@ -77,22 +78,11 @@ export class GearListener {
 
   /** Count a new TCP connection against the limits; refuse it (and return false) beyond them. */
   private admit(socket: Socket): boolean {
-    const address = socket.remoteAddress ?? '-';
-    const perAddressLimit = this.limits.maxConnectionsPerAddress;
-    const count = (this.perAddress.get(address) ?? 0) + 1;
-    if (perAddressLimit > 0 && count > perAddressLimit) {
-      this.ctx.log('info', 'connection refused: too many from this address', { address });
-      socket.on('error', () => {});
-      socket.destroy();
-      return false;
-    }
-    this.perAddress.set(address, count);
-    socket.once('close', () => {
-      const left = (this.perAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.perAddress.delete(address);
-      else this.perAddress.set(address, left);
-    });
-    return true;
+    if (this.perAddress.admit(socket, this.limits.maxConnectionsPerAddress)) return true;
+    this.ctx.log('info', 'connection refused: too many from this address', { address: socket.remoteAddress });
+    socket.on('error', () => {});
+    socket.destroy();
+    return false;
   }
 
   private accept(socket: Socket, rights?: PeerRights): void {
