@@ -94,4 +94,13 @@ describe('group commit', () => {
     await Promise.all(Array.from({ length: 35 }, (_, i) => committer.add(job(i))));
     assert.deepEqual(writes.map((write) => write.adds.length), [10, 10, 10, 5]);
   });
+
+  it('caps a batch by bytes; a job larger than the cap still goes alone', async () => {
+    const { writes, writer } = recorder();
+    const committer = new GroupCommitter(writer, { store: 'test', timeoutMs: 5000, maxBytesPerBatch: 100 });
+    // A job counts its data plus its names: 'reverse' and 'u-N' add 10 bytes here.
+    const sized = (index: number, size: number) => committer.add(job(index, { data: Buffer.alloc(size) }));
+    await Promise.all([sized(1, 40), sized(2, 40), sized(3, 40), sized(4, 500), sized(5, 10)]);
+    assert.deepEqual(writes.map((write) => write.adds), [['job-1', 'job-2'], ['job-3'], ['job-4'], ['job-5']]);
+  });
 });
