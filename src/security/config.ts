@@ -1,7 +1,9 @@
 /**
  * Security settings of both ports, kept in one object so the server config gains a single
- * field. Filled by the CLI (src/security/cli.ts), checked by `validateSecurityConfig`.
+ * field. Filled by the CLI (src/security/cli.ts), checked by `securityConfigProblem`.
  */
+import { isLoopback } from '../server/gear-listener.js';
+
 export interface GearTlsConfig {
   /** TLS on every connection of the Gearman port (gearmand --ssl, gearman-spec 1.13). */
   enabled: boolean;
@@ -71,7 +73,7 @@ export function defaultSecurityConfig(): SecurityConfig {
 
 /** Whether an address is this machine only (an empty listen list means every address). */
 export function isLoopbackListen(address: string): boolean {
-  return address === 'localhost' || address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+  return address === 'localhost' || isLoopback(address);
 }
 
 /**
