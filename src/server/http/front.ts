@@ -5,6 +5,7 @@ import type { HttpGuard } from '../../security/http-guard.js';
 import type { Engine } from '../../engine/engine.js';
 import type { HttpFront } from '../server.js';
 import type { Logger } from '../logger.js';
+import { AddressCounts } from '../address-counts.js';
 import { API_PREFIX, handleApiRequest } from './api.js';
 import { handleJobRequest, refuseBodyEarly } from './compat.js';
 import { SERVER_HEADER, type HttpContext, type HttpLimits } from './context.js';
@@ -25,7 +26,7 @@ export class HttpFrontServer implements HttpFront {
   private readonly http: HttpServer;
   private readonly listeners: NetServer[] = [];
   private readonly sockets = new Set<Socket>();
-  private readonly connectionsByAddress = new Map<string, number>();
+  private readonly connectionsByAddress = new AddressCounts();
 
   /** Tokens, rate limits and CORS (src/security): asked before any route runs. */
   private readonly guard: HttpGuard;
@@ -94,23 +95,15 @@ export class HttpFrontServer implements HttpFront {
   private accept(socket: Socket): void {
     socket.on('error', () => {}); // resets from clients are routine; 'close' follows
     const { httpMaxConnections, httpMaxConnectionsPerAddress } = this.ctx.limits;
-    const address = socket.remoteAddress ?? '-';
-    const fromAddress = (this.connectionsByAddress.get(address) ?? 0) + 1;
-    if (this.sockets.size >= httpMaxConnections || (httpMaxConnectionsPerAddress > 0 && fromAddress > httpMaxConnectionsPerAddress)) {
+    if (this.sockets.size >= httpMaxConnections || !this.connectionsByAddress.admit(socket, httpMaxConnectionsPerAddress)) {
       // Refused cheaply: one canned response, no parser.
-      this.ctx.logger.info({ address }, 'HTTP connection refused: connection limit');
+      this.ctx.logger.info({ address: socket.remoteAddress }, 'HTTP connection refused: connection limit');
       socket.write(rawErrorResponse(HttpErrors.tooManyConnections));
       lingerClose(socket);
       return;
     }
-    this.connectionsByAddress.set(address, fromAddress);
     this.sockets.add(socket);
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      const left = (this.connectionsByAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.connectionsByAddress.delete(address);
-      else this.connectionsByAddress.set(address, left);
-    });
+    socket.once('close', () => this.sockets.delete(socket));
     this.http.emit('connection', socket);
   }
 
