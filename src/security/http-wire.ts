@@ -10,6 +10,7 @@ import { HttpGuard, refusalBody } from './http-guard.js';
 import { registerReloadable } from './reload.js';
 import { loadTlsMaterial } from './tls.js';
 import { SERVER_HEADER } from '../server/http/context.js';
+import { hasBody, type GearmanRequestHeaders } from '../server/http/gearman-headers.js';
 
 const guarded = Symbol('gearport.guarded');
 type Marked = IncomingMessage & { [guarded]?: boolean };
@@ -28,7 +29,7 @@ export function createHttpGuard(security: SecurityConfig): { guard: HttpGuard; d
  * CORS preflight. Returns false when answered. Safe to call twice (100-continue, then the
  * request): the second call passes.
  */
-export function admitHttpRequest(guard: HttpGuard, req: IncomingMessage, res: ServerResponse): boolean {
+export function admitHttpRequest(guard: HttpGuard, req: IncomingMessage, res: ServerResponse, h: GearmanRequestHeaders): boolean {
   const marked = req as Marked;
   if (marked[guarded] === true) return true;
   marked[guarded] = true;
@@ -41,7 +42,8 @@ export function admitHttpRequest(guard: HttpGuard, req: IncomingMessage, res: Se
     address: req.socket.remoteAddress ?? '-',
     authorization: req.headers.authorization,
     origin: req.headers.origin,
-    background: /^true$/.test(String(req.headers['x-gearman-background'] ?? '')),
+    // The job mapping's own reading: a right checked on another reading could be bypassed.
+    background: h.background,
   });
   if (decision.allowed) {
     for (let i = 0; i < decision.headers.length; i += 2) res.setHeader(decision.headers[i]!, decision.headers[i + 1]!);
@@ -52,11 +54,11 @@ export function admitHttpRequest(guard: HttpGuard, req: IncomingMessage, res: Se
   const headers: string[] = ['Server', SERVER_HEADER, ...refusal.headers];
   if (refusal.status !== 204) headers.push('Content-Type', 'application/json', 'Content-Length', String(body.length), 'Cache-Control', 'no-store');
   // A body we will not read: close after answering rather than parse it as the next request.
-  const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
-  if (hasBody) headers.push('Connection', 'close');
+  const unread = hasBody(h);
+  if (unread) headers.push('Connection', 'close');
   res.writeHead(refusal.status, headers);
   res.end(body);
-  if (hasBody) req.resume();
+  if (unread) req.resume();
   return false;
 }
 

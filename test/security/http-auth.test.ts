@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, gearportCli, skipUnless, startGearport, type RunningServer } from '../helpers/servers.js';
@@ -37,8 +38,22 @@ function call(port: number, method: string, path: string, headers: Record<string
   });
 }
 
+/** Send raw request bytes (node:http merges repeated headers) and collect the whole answer. */
+function rawCall(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.end(request));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.setTimeout(10_000, () => socket.destroy(new Error('timeout')));
+    socket.on('data', (d: string) => (text += d));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
 const APP = 'app-secret-0123456789abcdef';
 const OPS = 'ops-secret-0123456789abcdef';
+const FG = 'fg-secret-0123456789abcdef';
 const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
 const background = { 'X-Gearman-Background': 'true' };
 
@@ -57,6 +72,7 @@ describe('HTTP bearer tokens', { timeout: 120_000 }, () => {
     file = tokensFile(dir, [
       { name: 'app', token: APP, functions: ['billing.*'], rights: ['background', 'status'] },
       { name: 'ops', token: OPS, functions: ['*'], rights: ['admin', 'cancel', 'status', 'background'], rate: { perSecond: 2, burst: 4 } },
+      { name: 'fg', token: FG, functions: ['*'], rights: ['submit'] },
     ]);
     server = await startGearport({ http: true, args: ['--http-tokens', file, '--http-cors-origin', 'https://app.example'] });
   });
@@ -91,6 +107,19 @@ describe('HTTP bearer tokens', { timeout: 120_000 }, () => {
     assert.equal(status.status, 200);
     const cancel = await call(server.httpPort!, 'DELETE', `/_gearport/jobs/${encodeURIComponent(String(ok.headers['x-gearman-job-handle']))}`, bearer(APP));
     assert.equal(cancel.status, 403);
+  });
+
+  test('the right is checked on the background flag the job runs with (any case, repeated headers)', async () => {
+    // The job mapping reads X-Gearman-Background case-insensitively, the last value winning;
+    // the guard must read it the same way, or a submit-only token could queue background jobs.
+    const upper = await call(server.httpPort!, 'POST', '/billing.invoice', { 'X-Gearman-Background': 'TRUE', ...bearer(FG) }, 'x');
+    assert.equal(upper.status, 403, 'TRUE asks for a background job: the submit-only token is refused');
+    assert.equal(JSON.parse(upper.body).error.code, 'TOKEN_FORBIDDEN');
+    const repeated = await rawCall(server.httpPort!, ['POST /billing.invoice HTTP/1.1', `Authorization: Bearer ${FG}`, 'X-Gearman-Background: false', 'X-Gearman-Background: true', 'Content-Length: 1', 'Connection: close', '', 'x'].join('\r\n'));
+    assert.match(repeated, /^HTTP\/1\.1 403 /, repeated);
+    const allowed = await call(server.httpPort!, 'POST', '/billing.invoice', { 'X-Gearman-Background': 'True', ...bearer(APP) }, 'x');
+    assert.equal(allowed.status, 200, 'the background-only token may send True');
+    assert.equal(allowed.headers['x-gearman-command'], 'JOB_CREATED');
   });
 
   test('per-token rate limit: 429 with Retry-After', async () => {

@@ -6,7 +6,7 @@ import { readBody } from './body.js';
 import { SERVER_HEADER, type HttpContext } from './context.js';
 import { HttpErrors, type HttpErrorSpec } from './errors.js';
 import { HttpExchange } from './exchange.js';
-import { readGearmanHeaders, type GearmanRequestHeaders } from './gearman-headers.js';
+import type { GearmanRequestHeaders } from './gearman-headers.js';
 import { sendError } from './respond.js';
 
 /** Per-job overhead the engine counts beside the workload (engine.ts JOB_OVERHEAD_BYTES). */
@@ -20,8 +20,7 @@ const DRAIN_LIMIT = 64 * 1024;
  * as the workload, GET /<function>?<query> with the query as the workload. `fn` is the path
  * without its leading slashes, not decoded (gearmand), the query kept for POST/PUT.
  */
-export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string, method: string): void {
-  const h = readGearmanHeaders(req.rawHeaders);
+export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string, method: string, h: GearmanRequestHeaders): void {
   // A refused request's small body is read and dropped by node:http and the connection kept;
   // a large or chunked one is not read: the connection closes after the answer.
   const hasBody = h.contentLength > DRAIN_LIMIT || h.chunked;

@@ -10,7 +10,7 @@ import { API_PREFIX, handleApiRequest } from './api.js';
 import { handleJobRequest, refuseBodyEarly } from './compat.js';
 import { SERVER_HEADER, type HttpContext, type HttpLimits } from './context.js';
 import { HttpErrors, type HttpErrorSpec } from './errors.js';
-import { readGearmanHeaders } from './gearman-headers.js';
+import { hasBody, readGearmanHeaders } from './gearman-headers.js';
 import { rawErrorResponse } from './raw-response.js';
 import { lingerClose, sendError } from './respond.js';
 
@@ -142,18 +142,20 @@ export class HttpFrontServer implements HttpFront {
 
   /** Expect: 100-continue: refuse from the headers alone, or invite the body. */
   private onCheckContinue(req: IncomingMessage, res: ServerResponse): void {
-    if (!admitHttpRequest(this.guard, req, res)) return; // no 100-continue for a refused caller
+    const h = readGearmanHeaders(req.rawHeaders);
+    if (!admitHttpRequest(this.guard, req, res, h)) return; // no 100-continue for a refused caller
     if (req.method === 'POST' || req.method === 'PUT') {
-      const refusal = refuseBodyEarly(this.ctx, readGearmanHeaders(req.rawHeaders));
+      const refusal = refuseBodyEarly(this.ctx, h);
       if (refusal !== undefined) return sendError(res, refusal, true);
       if (req.url !== undefined && req.url.length <= this.ctx.limits.httpMaxUrlBytes) res.writeContinue();
     }
-    this.onRequest(req, res);
+    this.onRequest(req, res, h);
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  /** `h` is read once here and used by the guard and the job mapping alike, so both see the same request. */
+  private onRequest(req: IncomingMessage, res: ServerResponse, h = readGearmanHeaders(req.rawHeaders)): void {
     if (req.socket.writableEnded) return; // behind a response that closes the connection
-    if (!admitHttpRequest(this.guard, req, res)) return; // 401/403/429, CORS preflight
+    if (!admitHttpRequest(this.guard, req, res, h)) return; // 401/403/429, CORS preflight
     const url = req.url ?? '';
     const method = req.method ?? '';
     if (url.length > this.ctx.limits.httpMaxUrlBytes) return sendError(res, HttpErrors.urlTooLong, true);
@@ -169,7 +171,7 @@ export class HttpFrontServer implements HttpFront {
       case 'POST':
       case 'PUT':
       case 'GET':
-        return handleJobRequest(this.ctx, req, res, path, method);
+        return handleJobRequest(this.ctx, req, res, path, method, h);
       case 'HEAD':
         // gearmand submits a real job for HEAD and sends the body (spec 3.7 item 4); we submit nothing.
         req.resume();
@@ -179,8 +181,7 @@ export class HttpFrontServer implements HttpFront {
         return;
       default: {
         // gearmand drops the connection without a response (spec 3.2 step 3).
-        const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-        return sendError(res, HttpErrors.methodNotAllowed, hasBody, ['Allow', ALLOWED_JOB_METHODS]);
+        return sendError(res, HttpErrors.methodNotAllowed, hasBody(h), ['Allow', ALLOWED_JOB_METHODS]);
       }
     }
   }

@@ -89,3 +89,8 @@ function parseLength(value: string): number {
   const n = Number(value);
   return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
+
+/** Whether the request carries a body (one a refusal leaves unread, so the connection must close). */
+export function hasBody(h: GearmanRequestHeaders): boolean {
+  return h.contentLength > 0 || h.chunked;
+}
