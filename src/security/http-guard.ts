@@ -3,6 +3,7 @@
  * grants it, the rate limits per address and per token, and CORS. The front asks `check`
  * first and sends the refusal as is; allowed requests get `headers` added (CORS).
  */
+import { apiRest } from '../server/http/context.js';
 import type { SecurityConfig } from './config.js';
 import { KeyedRateLimiter, type Clock } from './rate-limit.js';
 import { grantAllows, TokenFile, type HttpRight, type TokenGrant } from './tokens.js';
@@ -38,14 +39,13 @@ export type GuardDecision =
   | { readonly allowed: true; readonly grant: TokenGrant | undefined; readonly headers: readonly string[] }
   | { readonly allowed: false; readonly refusal: Refusal };
 
-export const API_PREFIX = '_gearport';
-
 /** Map a request to the right it needs (routes of src/server/http/api.ts and compat.ts). */
 export function actionOf(method: string, path: string, background: boolean): HttpAction {
   if (method === 'OPTIONS') return { kind: 'preflight' };
-  if (path === API_PREFIX || path.startsWith(API_PREFIX + '/') || path.startsWith(API_PREFIX + '?')) {
-    const q = path.indexOf('?');
-    const route = (q === -1 ? path : path.slice(0, q)).slice(API_PREFIX.length);
+  const rest = apiRest(path);
+  if (rest !== undefined) {
+    const q = rest.indexOf('?');
+    const route = q === -1 ? rest : rest.slice(0, q);
     if (route === '/health') return { kind: 'health' };
     if (route === '/functions' || route === '/workers' || route === '/metrics') return { kind: 'right', right: 'admin' };
     if (route.startsWith('/jobs/')) return { kind: 'right', right: method === 'DELETE' ? 'cancel' : 'status' };

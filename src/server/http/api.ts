@@ -10,9 +10,6 @@ import type { Registry } from 'prom-client';
 import type { Engine } from '../../engine/engine.js';
 import { sendError, sendJson } from './respond.js';
 
-/** Every extra route lives under this prefix; a Gearman function name starting with it is not reachable over HTTP. */
-export const API_PREFIX = '_gearport';
-
 /** The reserved routes and their methods (the OpenAPI document is checked against this in a test). */
 export const apiRoutes = {
   '/_gearport/health': ['GET', 'HEAD'],

@@ -24,6 +24,16 @@ export type HttpLimits = Pick<
   | 'security'
 >;
 
+/** Every extra route lives under this prefix; a Gearman function name starting with it is not reachable over HTTP. */
+const API_PREFIX = '_gearport';
+
+/** What follows `_gearport` when `path` (leading slashes removed) names the reserved API, else undefined. */
+export function apiRest(path: string): string | undefined {
+  if (!path.startsWith(API_PREFIX)) return undefined;
+  const next = path.charCodeAt(API_PREFIX.length);
+  return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */ ? path.slice(API_PREFIX.length) : undefined;
+}
+
 /** gearmand sends `Server: Gearman/<version>` (gearman-spec 3.4); the comment names us. */
 export const SERVER_HEADER = `Gearman/${VERSION} (Gearport)`;
 

@@ -6,9 +6,9 @@ import type { Engine } from '../../engine/engine.js';
 import type { HttpFront } from '../server.js';
 import type { Logger } from '../logger.js';
 import { AddressCounts } from '../address-counts.js';
-import { API_PREFIX, handleApiRequest } from './api.js';
+import { handleApiRequest } from './api.js';
 import { handleJobRequest, refuseBodyEarly } from './compat.js';
-import { SERVER_HEADER, type HttpContext, type HttpLimits } from './context.js';
+import { apiRest, SERVER_HEADER, type HttpContext, type HttpLimits } from './context.js';
 import { HttpErrors, type HttpErrorSpec } from './errors.js';
 import { hasBody, readGearmanHeaders } from './gearman-headers.js';
 import { rawErrorResponse } from './raw-response.js';
@@ -164,9 +164,8 @@ export class HttpFrontServer implements HttpFront {
     let start = 1;
     while (url.charCodeAt(start) === 47) start++;
     const path = url.slice(start);
-    if (path.startsWith(API_PREFIX) && (path.length === API_PREFIX.length || path.charCodeAt(API_PREFIX.length) === 47 || path.charCodeAt(API_PREFIX.length) === 63)) {
-      return handleApiRequest(this.ctx, req, res, path.slice(API_PREFIX.length), method);
-    }
+    const rest = apiRest(path);
+    if (rest !== undefined) return handleApiRequest(this.ctx, req, res, rest, method);
     switch (method) {
       case 'POST':
       case 'PUT':
