@@ -4,6 +4,7 @@
  * first and sends the refusal as is; allowed requests get `headers` added (CORS).
  */
 import { apiRest } from '../server/http/context.js';
+import { jsonErrorBody } from '../server/http/errors.js';
 import type { SecurityConfig } from './config.js';
 import { KeyedRateLimiter, type Clock } from './rate-limit.js';
 import { grantAllows, TokenFile, type HttpRight, type TokenGrant } from './tokens.js';
@@ -142,5 +143,5 @@ function tooMany(retryAfterMs: number, code: string, message: string, cors: read
 /** The JSON body of a refusal, in the front's error shape ({"error":{"code","message"}}). */
 export function refusalBody(refusal: Refusal): Buffer {
   if (refusal.status === 204) return Buffer.alloc(0);
-  return Buffer.from(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }) + '\n');
+  return jsonErrorBody(refusal.code, refusal.message);
 }

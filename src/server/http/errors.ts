@@ -44,11 +44,16 @@ export const RETRY_AFTER_SECONDS = '1';
 
 const bodies = new Map<HttpErrorSpec, Buffer>();
 
+/** The JSON body every error of the HTTP front has, the guard's refusals included. */
+export function jsonErrorBody(code: string, message: string): Buffer {
+  return Buffer.from(JSON.stringify({ error: { code, message } }) + '\n');
+}
+
 /** The JSON body of an error, built once per catalogue entry (errors stay cheap under load). */
 export function errorBody(spec: HttpErrorSpec): Buffer {
   let body = bodies.get(spec);
   if (body === undefined) {
-    body = Buffer.from(JSON.stringify({ error: { code: spec.code, message: spec.message } }) + '\n');
+    body = jsonErrorBody(spec.code, spec.message);
     bodies.set(spec, body);
   }
   return body;
