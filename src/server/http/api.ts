@@ -126,9 +126,9 @@ function decodeParam(param: string): string | undefined {
       out += c;
       continue;
     }
-    const byte = Number.parseInt(param.slice(i + 1, i + 3), 16);
-    if (!/^[0-9a-fA-F]{2}$/.test(param.slice(i + 1, i + 3))) return undefined;
-    out += String.fromCharCode(byte);
+    const hex = param.slice(i + 1, i + 3);
+    if (!/^[0-9a-fA-F]{2}$/.test(hex)) return undefined;
+    out += String.fromCharCode(Number.parseInt(hex, 16));
     i += 2;
   }
   return out;
