@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JobStatus } from '../../engine/types.js';
 import { isLoopback } from '../gear-listener.js';
 import { VERSION } from '../version.js';
-import { SERVER_HEADER, type HttpContext } from './context.js';
+import type { HttpContext } from './context.js';
 import { HttpErrors } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { createMetrics } from '../metrics.js';
 import type { Registry } from 'prom-client';
 import type { Engine } from '../../engine/engine.js';
-import { sendError, sendJson } from './respond.js';
+import { sendBody, sendError, sendJson } from './respond.js';
 
 /** The reserved routes and their methods (the OpenAPI document is checked against this in a test). */
 export const apiRoutes = {
@@ -51,9 +51,7 @@ export function handleApiRequest(ctx: HttpContext, req: IncomingMessage, res: Se
     case '/openapi.json':
       if (param !== undefined || !allow('/_gearport/openapi.json')) break;
       openApiBody ??= Buffer.from(JSON.stringify(openApiDocument(VERSION), null, 2) + '\n');
-      res.writeHead(200, ['Server', SERVER_HEADER, 'Content-Type', 'application/json', 'Content-Length', String(openApiBody.length)]);
-      res.end(head ? undefined : openApiBody);
-      return;
+      return sendBody(res, 200, 'application/json', openApiBody, head);
     case '/functions':
       if (param !== undefined || !allow('/_gearport/functions')) break;
       return sendJson(res, 200, { functions: functionsListing(ctx) }, head);
@@ -68,11 +66,14 @@ export function handleApiRequest(ctx: HttpContext, req: IncomingMessage, res: Se
         metricsByEngine.set(ctx.engine, registry);
       }
       const contentType = registry.contentType;
-      void registry.metrics().then((text) => {
-        const body = Buffer.from(text);
-        res.writeHead(200, ['Server', SERVER_HEADER, 'Content-Type', contentType, 'Content-Length', String(body.length)]);
-        res.end(head ? undefined : body);
-      });
+      // A failed collection is answered, not left as an unhandled rejection that ends the process.
+      registry.metrics().then(
+        (text) => sendBody(res, 200, contentType, Buffer.from(text), head),
+        (err: unknown) => {
+          ctx.logger.warn({ error: String(err) }, 'metrics collection failed');
+          sendError(res, HttpErrors.internal);
+        },
+      );
       return;
     }
     case '/jobs': {

@@ -24,11 +24,14 @@ export function sendError(res: ServerResponse, spec: HttpErrorSpec, close = fals
   res.end(body);
 }
 
-/** A JSON reply of the reserved API (not on the hot path). */
-export function sendJson(res: ServerResponse, status: number, value: unknown, head = false): void {
-  const body = Buffer.from(JSON.stringify(value) + '\n');
-  res.writeHead(status, ['Server', SERVER_HEADER, 'Content-Type', 'application/json', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
+/** A whole reply of the reserved API (not on the hot path); a HEAD request gets the headers only. */
+export function sendBody(res: ServerResponse, status: number, contentType: string, body: Buffer, head = false): void {
+  res.writeHead(status, ['Server', SERVER_HEADER, 'Content-Type', contentType, 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
   res.end(head ? undefined : body);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, head = false): void {
+  sendBody(res, status, 'application/json', Buffer.from(JSON.stringify(value) + '\n'), head);
 }
 
 /** How long a closing connection may still deliver its last response before it is cut. */
