@@ -22,12 +22,15 @@ export function readBody(req: IncomingMessage, declaredLength: number, limit: nu
   const chunks: Buffer[] = [];
   let received = 0;
   let finished = false;
-  const finish = (error: HttpErrorSpec | undefined, body: Buffer) => {
-    if (finished) return;
+  const stop = () => {
     finished = true;
     req.off('data', onData);
     req.off('end', onEnd);
-    req.off('aborted', onAborted);
+    req.off('aborted', stop);
+  };
+  const finish = (error: HttpErrorSpec | undefined, body: Buffer) => {
+    if (finished) return;
+    stop();
     done(error, body);
   };
   const onData = (chunk: Buffer) => {
@@ -47,15 +50,8 @@ export function readBody(req: IncomingMessage, declaredLength: number, limit: nu
     }
     finish(undefined, chunks.length === 0 ? EMPTY : Buffer.concat(chunks, received));
   };
-  // The client went away mid-body: nothing to answer, nothing submitted.
-  const onAborted = () => {
-    if (!finished) {
-      finished = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-    }
-  };
   req.on('data', onData);
   req.on('end', onEnd);
-  req.on('aborted', onAborted);
+  // The client went away mid-body: nothing to answer, nothing submitted.
+  req.on('aborted', stop);
 }
