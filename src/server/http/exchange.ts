@@ -64,9 +64,7 @@ export class HttpExchange implements PeerListener {
 
   /** The response closed (sent, or the client went away): stop waiting, free the slot. */
   private release(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.mode = Mode.done;
+    this.finished();
     // A queued job nobody waits for any more is withdrawn by the engine (spec 1.8).
     this.ctx.engine.disconnect(this.peer);
     const waits = this.ctx.waitsByAddress;
