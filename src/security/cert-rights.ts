@@ -10,7 +10,7 @@
  * The first entry matching the fingerprint wins, then the first matching CN, then `"cn": "*"`.
  * A verified certificate matching nothing gets no rights (it may still ask status and echo).
  */
-import { readFileSync } from 'node:fs';
+import { parseJsonText, readSettingsFile } from './json-file.js';
 
 export const GearRights = ['register', 'submit', 'admin'] as const;
 export type GearRight = (typeof GearRights)[number];
@@ -33,6 +33,8 @@ export class RightsFileError extends Error {
   }
 }
 
+const rightsFileError = (message: string) => new RightsFileError(message);
+
 interface Entry {
   readonly cn?: string;
   readonly fingerprint256?: string;
@@ -53,12 +55,7 @@ export class CertificateRights {
   }
 
   static parse(text: string, source = 'client rights file'): CertificateRights {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new RightsFileError(`${source}: not valid JSON: ${(err as Error).message}`);
-    }
+    const json = parseJsonText(text, source, rightsFileError);
     const clients = (json as { clients?: unknown } | null)?.clients;
     if (!Array.isArray(clients)) throw new RightsFileError(`${source}: expected {"clients": [...]}`);
     const entries = clients.map((raw, i): Entry => {
@@ -83,13 +80,7 @@ export class CertificateRights {
   }
 
   static load(file: string): CertificateRights {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new RightsFileError(`cannot read the client rights file ${file}: ${(err as Error).message}`);
-    }
-    return CertificateRights.parse(text, file);
+    return CertificateRights.parse(readSettingsFile(file, 'the client rights file', rightsFileError), file);
   }
 
   rightsOf(identity: CertificateIdentity): PeerRights {

@@ -14,9 +14,9 @@
  * Presented tokens are hashed and compared with every entry in constant time.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { RateConfig } from './config.js';
 import { anyGlobMatches } from './glob.js';
+import { parseJsonText, readSettingsFile } from './json-file.js';
 
 export const HttpRights = ['submit', 'background', 'status', 'cancel', 'admin'] as const;
 export type HttpRight = (typeof HttpRights)[number];
@@ -29,6 +29,8 @@ export class TokensFileError extends Error {
     this.name = 'TokensFileError';
   }
 }
+
+const tokensFileError = (message: string) => new TokensFileError(message);
 
 export interface TokenGrant {
   readonly name: string;
@@ -67,12 +69,7 @@ export class TokenRegistry {
   }
 
   static parse(text: string, source = 'tokens file'): TokenRegistry {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new TokensFileError(`${source}: not valid JSON: ${(err as Error).message}`);
-    }
+    const json = parseJsonText(text, source, tokensFileError);
     const list = (json as { tokens?: unknown } | null)?.tokens;
     if (!Array.isArray(list)) throw new TokensFileError(`${source}: expected {"tokens": [...]}`);
     const names = new Set<string>();
@@ -123,13 +120,7 @@ export class TokenRegistry {
   }
 
   static load(file: string): TokenRegistry {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new TokensFileError(`cannot read the tokens file ${file}: ${(err as Error).message}`);
-    }
-    return TokenRegistry.parse(text, file);
+    return TokenRegistry.parse(readSettingsFile(file, 'the tokens file', tokensFileError), file);
   }
 
   /** Check an Authorization header value. Every entry is compared, so timing says nothing. */
