@@ -11,6 +11,7 @@
  * A verified certificate matching nothing gets no rights (it may still ask status and echo).
  */
 import { parseJsonText, readSettingsFile } from './json-file.js';
+import { colonHex } from './tls.js';
 
 export const GearRights = ['register', 'submit', 'admin'] as const;
 export type GearRight = (typeof GearRights)[number];
@@ -72,7 +73,7 @@ export class CertificateRights {
       }
       return {
         cn: cn as string | undefined,
-        fingerprint256: fingerprint256 === undefined ? undefined : normalizeFingerprint(fingerprint256 as string),
+        fingerprint256: fingerprint256 === undefined ? undefined : colonHex(fingerprint256 as string),
         rights: { register: rights.includes('register'), submit: rights.includes('submit'), admin: rights.includes('admin') },
       };
     });
@@ -84,15 +85,11 @@ export class CertificateRights {
   }
 
   rightsOf(identity: CertificateIdentity): PeerRights {
-    const fp = normalizeFingerprint(identity.fingerprint256);
+    const fp = colonHex(identity.fingerprint256);
     const byFingerprint = this.entries.find((e) => e.fingerprint256 !== undefined && e.fingerprint256 === fp);
     if (byFingerprint) return byFingerprint.rights;
     const byName = identity.cn === undefined ? undefined : this.entries.find((e) => e.cn === identity.cn);
     if (byName) return byName.rights;
     return this.entries.find((e) => e.cn === '*')?.rights ?? NO_RIGHTS;
   }
-}
-
-function normalizeFingerprint(fp: string): string {
-  return fp.replace(/:/g, '').toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }

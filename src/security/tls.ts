@@ -79,9 +79,10 @@ export function loadTlsMaterial(files: TlsFiles): SecureContextOptions {
 
 /** SHA-256 fingerprint as colon-separated upper-case hex (the form `openssl x509 -fingerprint -sha256` prints). */
 export function fingerprint256(der: Buffer): string {
-  return createHash('sha256')
-    .update(der)
-    .digest('hex')
-    .toUpperCase()
-    .replace(/(..)(?!$)/g, '$1:');
+  return colonHex(createHash('sha256').update(der).digest('hex'));
+}
+
+/** Hex digits (with or without colons) as colon-separated upper-case pairs. */
+export function colonHex(hex: string): string {
+  return hex.replace(/:/g, '').toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }
