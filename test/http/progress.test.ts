@@ -1,6 +1,8 @@
 /** WORK_DATA, WORK_STATUS and WORK_WARNING over HTTP: streamed body or server-sent events. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { startGearport, type RunningServer } from '../helpers/servers.js';
 import { RawWorker } from './raw-worker.js';
 import { RawConnection, rawExchange } from './raw-http.js';
@@ -96,5 +98,48 @@ describe('HTTP progress', () => {
     const res = await conn.read();
     assert.equal(res.body.toString(), 'event: data\ndata: a\ndata: b\n\nevent: complete\ndata: c\ndata: d\n\n');
     conn.close();
+  });
+});
+
+describe('HTTP progress to a caller that does not read', { timeout: 60_000 }, () => {
+  let server: RunningServer;
+  let worker: RawWorker;
+  before(async () => {
+    // A long wait, so only the output limit can end the stream within the test.
+    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--max-packet-size', '64k', '--max-output-buffer', '1m', '--http-wait-timeout', '120000'] });
+    worker = await RawWorker.start(server.port, { hold: () => 'hold' });
+  });
+  after(async () => {
+    worker?.close();
+    await server?.stop();
+  });
+
+  test('past --max-output-buffer of unsent WORK_DATA the stream is cut, not buffered without bound', async () => {
+    const socket = connect({ host: '127.0.0.1', port: server.httpPort! });
+    await once(socket, 'connect');
+    socket.write('POST /hold HTTP/1.1\r\nContent-Length: 1\r\n\r\nx');
+    socket.pause(); // not read: the kernel buffers fill, then the server's
+    const job = await worker.grabbed(1);
+    // 16 MiB in 32 KiB chunks: far more than the socket buffers plus the 1 MiB limit; no result.
+    const chunk = Buffer.alloc(32 * 1024, 'a');
+    for (let i = 0; i < 512; i++) worker.send(job.handle, [{ data: chunk }]);
+    await new Promise<void>((r) => worker.socket.write(Buffer.alloc(0), () => r()));
+    await new Promise((r) => setTimeout(r, 1000)); // the server has taken the data in
+    // Now read: a cut stream ends once the buffered bytes are read; an uncut one would go on.
+    let got = 0;
+    let tail = '';
+    socket.on('data', (d: Buffer) => {
+      got += d.length;
+      tail = (tail + d.toString('latin1')).slice(-16);
+    });
+    const closed = once(socket, 'close');
+    socket.resume();
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(r, 30_000, 'still open')).then(String)]);
+    socket.destroy();
+    assert.equal(outcome, 'closed', 'the server cut the caller off');
+    assert.ok(got < 512 * chunk.length, `only part of the data was delivered (${got} bytes)`);
+    assert.ok(!tail.endsWith('0\r\n\r\n'), 'the cut body has no final chunk, so it cannot read as a success');
+    const health = await fetch(`http://127.0.0.1:${server.httpPort}/_gearport/health`);
+    assert.equal(health.status, 200);
   });
 });
