@@ -62,14 +62,15 @@ export class FrameDecoder {
   }
 
   /**
-   * Feed a chunk; `onFrame` is called for each complete frame in order.
+   * Feed a chunk; `onFrame` is called for each complete frame in order. Nothing of `chunk`
+   * is kept after the call (the caller may reuse its memory), frames included.
    * Throws ProtocolError on input that cannot be framed; the decoder is unusable after.
    */
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     if (this.failed) throw new ProtocolError('INVALID_PACKET', 'decoder already failed');
     let buf: Buffer;
     if (this.needed > 0) {
-      this.parts.push(chunk);
+      this.parts.push(Buffer.from(chunk));
       this.partsLength += chunk.length;
       if (this.partsLength < this.needed) return;
       buf = Buffer.concat(this.parts, this.partsLength);
@@ -136,7 +137,7 @@ export class FrameDecoder {
       if (end - off < total) {
         const pending = buf.subarray(off);
         if (total > 64 * 1024) {
-          this.parts = [pending];
+          this.parts = [Buffer.from(pending)];
           this.partsLength = pending.length;
           this.needed = total;
         } else {

@@ -4,6 +4,7 @@ import type { PeerRights } from '../security/cert-rights.js';
 import type { GearTlsSetup } from '../security/gear-tls.js';
 import { AddressCounts } from './address-counts.js';
 import { GearSession, type SessionContext } from './gear-session.js';
+import { withSharedReadBuffer } from './shared-read-socket.js';
 
 export interface ListenerLimits {
   readonly maxConnections: number;
@@ -61,12 +62,20 @@ export class GearListener {
 
   private createServer(): Server {
     const tls = this.tls;
-    if (tls === undefined) return createServer({ noDelay: true, keepAlive: true }, (socket) => this.admit(socket) && this.accept(socket));
+    if (tls === undefined) {
+      // Paused on accept so the socket can be re-wrapped to read into the shared buffer.
+      return createServer({ noDelay: true, keepAlive: true, pauseOnConnect: true }, (accepted) => {
+        let session: GearSession | undefined;
+        const socket = withSharedReadBuffer(accepted, (chunk) => session!.receive(chunk));
+        if (this.admit(socket)) session = this.accept(socket);
+      });
+    }
     // TLS: count the raw connection at once (limits apply before the handshake), start the
     // session when the handshake is done; handshakeTimeout cuts off silent peers.
     const server = createTlsServer({ ...tls.serverOptions, noDelay: true, keepAlive: true }, (socket: TLSSocket) => {
       if (socket.destroyed) return;
-      this.accept(socket, tls.rightsOf(socket));
+      const session = this.accept(socket, tls.rightsOf(socket));
+      socket.on('data', (chunk: Buffer) => session.receive(chunk));
     });
     server.on('connection', (raw: Socket) => this.admit(raw));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
@@ -85,10 +94,12 @@ export class GearListener {
     return false;
   }
 
-  private accept(socket: Socket, rights?: PeerRights): void {
+  /** Start a session; the caller feeds it the socket's bytes. */
+  private accept(socket: Socket, rights?: PeerRights): GearSession {
     const session = new GearSession(socket, this.ctx, isLoopback(socket.remoteAddress), rights);
     this.sessions.add(session);
     socket.once('close', () => this.sessions.delete(session));
+    return session;
   }
 
   /** Stop accepting; existing connections carry on. */

@@ -76,7 +76,6 @@ export class GearSession implements PeerListener {
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
     this.watchStall();
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // 'close' follows; resets from peers are routine
     socket.on('close', () => this.onClose());
@@ -84,7 +83,8 @@ export class GearSession implements PeerListener {
 
   // ---- input ------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** Bytes from the peer; `chunk` may be a reused buffer, valid only during the call. */
+  receive(chunk: Buffer): void {
     this.heardFrom = true;
     if (this.closing) return;
     try {

@@ -106,3 +106,36 @@ describe('--max-connections-per-address', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('--max-connections', { timeout: 60_000 }, () => {
+  /** Open `n` connections and ask each for `version`; how each one ended. */
+  async function versionOutcomes(host: string, port: number, n: number) {
+    const sockets = [];
+    for (let i = 0; i < n; i++) sockets.push(await openSocket(host, port));
+    const outcomes = await Promise.all(
+      sockets.map(async (s) => {
+        if (s === undefined) return 'refused';
+        s.write(Buffer.from('version\r\n'));
+        const { data, closed } = await collect(s, 1500);
+        return data.toString().startsWith('OK ') ? 'served' : closed ? 'closed' : 'silent';
+      }),
+    );
+    return { sockets, outcomes };
+  }
+
+  test('a slot freed by a closed connection is served again', async () => {
+    const server = await startGearport({ args: ['--max-connections', '5', '--silent-timeout', '10000'] });
+    try {
+      const first = await versionOutcomes(server.host, server.port, 6);
+      assert.equal(first.outcomes.filter((o) => o === 'served').length, 5, first.outcomes.join(','));
+      for (const s of first.sockets) s?.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+      // Were closed connections not counted down, every one of these would be refused.
+      const second = await versionOutcomes(server.host, server.port, 5);
+      for (const s of second.sockets) s?.destroy();
+      assert.deepEqual(second.outcomes, ['served', 'served', 'served', 'served', 'served']);
+    } finally {
+      await server.stop();
+    }
+  });
+});
