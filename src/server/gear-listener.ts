@@ -67,7 +67,7 @@ export class GearListener {
       return createServer({ noDelay: true, keepAlive: true, pauseOnConnect: true }, (accepted) => {
         let session: GearSession | undefined;
         const socket = withSharedReadBuffer(accepted, (chunk) => session!.receive(chunk));
-        if (this.admit(socket)) session = this.accept(socket);
+        if (this.admit(socket)) session = this.accept(socket, undefined, true);
       });
     }
     // TLS: count the raw connection at once (limits apply before the handshake), start the
@@ -95,8 +95,8 @@ export class GearListener {
   }
 
   /** Start a session; the caller feeds it the socket's bytes. */
-  private accept(socket: Socket, rights?: PeerRights): GearSession {
-    const session = new GearSession(socket, this.ctx, isLoopback(socket.remoteAddress), rights);
+  private accept(socket: Socket, rights?: PeerRights, writeToHandle = false): GearSession {
+    const session = new GearSession(socket, this.ctx, isLoopback(socket.remoteAddress), rights, writeToHandle);
     this.sessions.add(session);
     socket.once('close', () => this.sessions.delete(session));
     return session;

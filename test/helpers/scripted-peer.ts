@@ -113,6 +113,22 @@ export class ScriptedPeer {
     return this.closedFlag;
   }
 
+  /** Stop reading (the server's replies pile up), and start again. */
+  stopReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** Whether the connection closes within `ms` (frames received meanwhile are kept). */
+  async closesWithin(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.closedFlag && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.closedFlag;
+  }
+
   /** Send a request packet (`\0REQ`). */
   send(type: number, fields: readonly Field[] = []): void {
     this.socket.write(encodeRequest(type, fields));

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { startGearport, type RunningServer } from '../helpers/servers.js';
 import { gearAttacks, jobsOf, openSocket, collect, submitBackgroundJobs, type Attack, type Measured } from './attacks.js';
 import { KEPT_JOBS, attackWithinBounds, describeResult } from './bounds.js';
+import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { PacketType as T } from '../../src/protocol/index.js';
 
 const SILENT_TIMEOUT_MS = 1500;
 const MAX_CONNECTIONS = 1500;
@@ -137,5 +139,54 @@ describe('--max-connections', { timeout: 60_000 }, () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('--max-output-buffer on the Gearman port', { timeout: 60_000 }, () => {
+  /**
+   * A client that submits and then never reads, while its worker streams WORK_DATA: the
+   * client's output grows from another connection's input, so pausing its own input does
+   * not bound it; the output limit must. Returns whether the server cut the client.
+   */
+  async function clientCutWhileWorkerStreams(maxOutputBuffer: string): Promise<{ cut: boolean; workerStillServed: boolean }> {
+    const server = await startGearport({
+      args: ['--max-packet-size', '64k', '--output-high-water', '64k', '--max-output-buffer', maxOutputBuffer, '--silent-timeout', '60000'],
+    });
+    try {
+      const worker = await ScriptedPeer.connect(server.port, 'worker');
+      worker.send(T.CAN_DO, ['stream']);
+      const client = await ScriptedPeer.connect(server.port, 'client');
+      client.send(T.SUBMIT_JOB, ['stream', '', 'go']);
+      await client.expect(T.JOB_CREATED);
+      client.stopReading();
+      worker.send(T.GRAB_JOB);
+      const assigned = await worker.expect(T.JOB_ASSIGN);
+      const handle = assigned.fields[0]!;
+      const chunk = Buffer.alloc(32 * 1024, 0x61);
+      // 16 MiB in all, paced so the server handles it as it comes; bounded in count and time.
+      const until = Date.now() + 10_000;
+      for (let i = 0; i < 512 && !client.closed && Date.now() < until; i++) {
+        worker.send(T.WORK_DATA, [handle, chunk]);
+        if (i % 16 === 15) await new Promise((r) => setTimeout(r, 10));
+      }
+      // Reading again: a cut client sees the close; one that was not cut reads on and stays.
+      client.resumeReading();
+      const cut = await client.closesWithin(3000);
+      worker.send(T.ECHO_REQ, ['still here']);
+      const echo = await worker.expect(T.ECHO_RES);
+      await worker.close();
+      await client.close();
+      return { cut, workerStillServed: echo.fields[0] === 'still here' };
+    } finally {
+      await server.stop();
+    }
+  }
+
+  test('a client that does not read while its job streams data is cut at the limit; the worker carries on', async () => {
+    const limited = await clientCutWhileWorkerStreams('1m');
+    assert.deepEqual(limited, { cut: true, workerStillServed: true });
+    // The same run with room for all of it: the client is not cut (what cut it above was the limit).
+    const roomy = await clientCutWhileWorkerStreams('64m');
+    assert.deepEqual(roomy, { cut: false, workerStillServed: true });
   });
 });

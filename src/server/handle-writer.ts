@@ -1,0 +1,105 @@
+import type { Socket } from 'node:net';
+
+/**
+ * Writes straight to a TCP socket's libuv handle, skipping the Writable stream around it.
+ * A Gearman connection writes once per event-loop turn and almost every write completes
+ * at once (loopback, LAN), so the stream's bookkeeping per write (write request object,
+ * state updates, an afterWrite tick) was most of the user-space cost of a write. The
+ * handle's `writeBuffer` is what `socket.write` itself ends in.
+ *
+ * It needs Node's stream binding (for the write request class); where that is not there
+ * `HandleWriter.for` returns undefined and the caller keeps using `socket.write`.
+ */
+
+interface WriteRequest {
+  oncomplete?: (this: WriteRequest, status: number) => void;
+  handle?: unknown;
+  buffer?: Buffer | null;
+  writer?: HandleWriter;
+}
+
+interface StreamHandle {
+  writeBuffer(req: WriteRequest, data: Buffer): number;
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => WriteRequest;
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+
+function loadBinding(): StreamWrapBinding | undefined {
+  try {
+    const binding = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
+    const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding;
+    if (typeof WriteWrap !== 'function' || !(streamBaseState instanceof Int32Array) || typeof kLastWriteWasAsync !== 'number') return undefined;
+    return { WriteWrap, streamBaseState, kLastWriteWasAsync };
+  } catch {
+    return undefined;
+  }
+}
+
+const binding = loadBinding();
+
+/**
+ * A request object for the next write. It becomes a libuv write request only when a
+ * write cannot finish at once; until then one object serves every write.
+ */
+let spareRequest: WriteRequest | undefined = binding ? new binding.WriteWrap() : undefined;
+
+function onWriteComplete(this: WriteRequest, status: number): void {
+  const writer = this.writer!;
+  const size = this.buffer!.length;
+  this.buffer = null;
+  writer.completed(size, status);
+}
+
+export class HandleWriter {
+  /** Bytes handed to the kernel's queue that it has not taken yet. */
+  pendingBytes = 0;
+  private readonly socket: Socket;
+  private readonly handle: StreamHandle;
+  private readonly onDrain: () => void;
+
+  private constructor(socket: Socket, handle: StreamHandle, onDrain: () => void) {
+    this.socket = socket;
+    this.handle = handle;
+    this.onDrain = onDrain;
+  }
+
+  /** A writer for a plain TCP socket; undefined where only `socket.write` can be used. */
+  static for(socket: Socket, onDrain: () => void): HandleWriter | undefined {
+    const handle = (socket as unknown as { _handle?: Partial<StreamHandle> })._handle;
+    if (binding === undefined || handle === undefined || typeof handle.writeBuffer !== 'function') return undefined;
+    return new HandleWriter(socket, handle as StreamHandle, onDrain);
+  }
+
+  /** Write `data`; what the kernel does not take at once stays queued (see pendingBytes). */
+  write(data: Buffer): void {
+    const req = spareRequest!;
+    const err = this.handle.writeBuffer(req, data);
+    if (err !== 0) {
+      spareRequest = new binding!.WriteWrap();
+      this.socket.destroy(); // EPIPE, ECONNRESET: the peer is gone; 'close' follows
+      return;
+    }
+    if (binding!.streamBaseState[binding!.kLastWriteWasAsync] === 0) return;
+    // Queued by libuv: this request object is now in use, and `data` must stay alive.
+    spareRequest = new binding!.WriteWrap();
+    req.oncomplete = onWriteComplete;
+    req.handle = this.handle;
+    req.buffer = data;
+    req.writer = this;
+    this.pendingBytes += data.length;
+  }
+
+  /** @internal From onWriteComplete. */
+  completed(size: number, status: number): void {
+    this.pendingBytes -= size;
+    if (status < 0) {
+      this.socket.destroy();
+      return;
+    }
+    if (this.pendingBytes === 0) this.onDrain();
+  }
+}
