@@ -14,7 +14,6 @@ export { defaultEngineOptions, MAX_UNIQUE_BYTES, type EngineOptions } from './jo
  * handles; it answers through each peer's PeerListener and tells the store what changed.
  */
 export class Engine extends JobTable {
-  private handleCounter = 0;
   private storeCounter = 0;
   private peerCounter = 0;
   private registrationCounter = 0;
@@ -78,8 +77,10 @@ export class Engine extends JobTable {
 
     const when = req.when ?? 0;
     const persist = req.background && store !== undefined;
+    const id = this.jobs.nextId();
     const job = new Job(
-      `${this.options.handlePrefix}:${++this.handleCounter}`,
+      id,
+      this.jobs.handleOf(id),
       fn,
       req.unique,
       req.data,
@@ -124,8 +125,10 @@ export class Engine extends JobTable {
     for (const row of stored) {
       const fn = this.functionFor(row.functionName) ?? this.forceFunction(row.functionName);
       const coalesceKey = coalesceKeyOf(row.unique, row.data);
+      const id = this.jobs.nextId();
       const job = new Job(
-        `${this.options.handlePrefix}:${++this.handleCounter}`,
+        id,
+        this.jobs.handleOf(id),
         fn,
         row.unique,
         row.data,

@@ -2,6 +2,7 @@ import type { JobStore } from '../store/types.js';
 import { jobCost } from './job-keys.js';
 import { EpochSchedule } from './epoch-schedule.js';
 import { FunctionState } from './function-state.js';
+import { JobIndex } from './job-index.js';
 import { JobState, type Job } from './job.js';
 import type { Peer } from './peer.js';
 import { systemClock, type Clock } from './types.js';
@@ -57,7 +58,7 @@ export type Forward = (typeof Forward)[keyof typeof Forward];
 export class JobTable {
   readonly options: EngineOptions;
   readonly functions = new Map<string, FunctionState>();
-  readonly jobs = new Map<string, Job>();
+  readonly jobs: JobIndex;
   readonly peers = new Set<Peer>();
   protected readonly schedule = new EpochSchedule();
   protected scheduleTimer: unknown;
@@ -75,6 +76,7 @@ export class JobTable {
 
   constructor(options: Partial<EngineOptions> = {}) {
     this.options = { ...defaultEngineOptions, ...options };
+    this.jobs = new JobIndex(this.options.handlePrefix);
   }
 
   // ---- functions --------------------------------------------------------------------
@@ -105,7 +107,7 @@ export class JobTable {
   }
 
   protected track(job: Job, cost: number): void {
-    this.jobs.set(job.handle, job);
+    this.jobs.add(job);
     if (job.coalesceKey !== undefined) job.fn.byCoalesceKey.set(job.coalesceKey, job);
     job.fn.total++;
     this.memoryBytes += cost;
@@ -237,7 +239,7 @@ export class JobTable {
     if (job.state === JobState.queued) job.fn.queues[job.priority].remove(job);
     else if (job.state === JobState.scheduled) job.fn.scheduledCounts[job.priority]--;
     job.state = JobState.done;
-    this.jobs.delete(job.handle);
+    this.jobs.delete(job);
     if (job.coalesceKey !== undefined && job.fn.byCoalesceKey.get(job.coalesceKey) === job) {
       job.fn.byCoalesceKey.delete(job.coalesceKey);
     }

@@ -17,6 +17,8 @@ export type JobState = (typeof JobState)[keyof typeof JobState];
 
 /** A job in memory. Fields are engine-private; listeners see it as a JobView. */
 export class Job implements JobView {
+  /** n of the handle `<prefix>:<n>` (JobIndex files jobs under it). */
+  readonly id: number;
   readonly handle: string;
   readonly fn: FunctionState;
   readonly unique: string;
@@ -46,6 +48,7 @@ export class Job implements JobView {
   next: Job | undefined;
 
   constructor(
+    id: number,
     handle: string,
     fn: FunctionState,
     unique: string,
@@ -57,6 +60,7 @@ export class Job implements JobView {
     coalesceKey: string | undefined,
     state: JobState,
   ) {
+    this.id = id;
     this.handle = handle;
     this.fn = fn;
     this.unique = unique;

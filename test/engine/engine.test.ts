@@ -428,3 +428,28 @@ test('restore re-creates stored jobs in order with their priorities and epochs',
   assert.equal(engine.grab(w.peer)?.data.toString(), 'later');
   assert.equal(engine.statusByUnique('u').known, true);
 });
+
+test('a job is found by its handle exactly as issued; other spellings of the number find nothing', () => {
+  const { engine, peer } = setup({ handlePrefix: 'H:host:7' });
+  const client = peer();
+  const submitted = [];
+  for (let i = 0; i < 12; i++) {
+    const r = engine.submit(client.peer, job('f', `w${i}`));
+    assert.ok(r.ok);
+    submitted.push(r.job.handle);
+  }
+  assert.equal(submitted[11], 'H:host:7:12');
+  for (const handle of submitted) assert.equal(engine.status(handle).known, true, handle);
+  for (const other of ['H:host:7:012', 'H:host:7:+12', 'H:host:7:', 'H:host:7:1 ', 'H:host:7:0', 'H:host:712', 'H:host:8:12', 'h:host:7:12', 'H:host:7:1e1', 'H:host:7:99999999999999999999']) {
+    assert.equal(engine.status(other).known, false, other);
+  }
+  // Gone once finished, and its number is not reused.
+  const worker = peer();
+  engine.canDo(worker.peer, 'f');
+  const assigned = engine.grab(worker.peer)!;
+  assert.equal(engine.workComplete(worker.peer, assigned.handle, Buffer.from('ok')), undefined);
+  assert.equal(engine.status(assigned.handle).known, false);
+  const next = engine.submit(client.peer, job('f', 'again'));
+  assert.ok(next.ok);
+  assert.equal(next.job.handle, 'H:host:7:13');
+});
