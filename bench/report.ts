@@ -33,11 +33,17 @@ function figures(server: ServerResult | undefined, scenario: string): string[] {
   return [int(c.load.jobsPerSecond) + errors, int(c.load.latency.p50), int(c.load.latency.p99)];
 }
 
-/** The faster gearmand per scenario (issue 2: compare with the faster of default and -t 0). */
-function bestGearmand(result: GearmanSectionResult, scenario: string): ServerResult | undefined {
+/** gearmand with a durable queue; the others keep background jobs in memory only. */
+const DURABLE_GEARMAND = 'gearmand-sqlite';
+
+/**
+ * The faster gearmand per scenario (issue 2: compare with the faster of default and -t 0);
+ * for a durable Gearport's background jobs, gearmand with its durable SQLite queue.
+ */
+function bestGearmand(result: GearmanSectionResult, scenario: string, durable: boolean): ServerResult | undefined {
   let best: ServerResult | undefined;
   for (const server of result.servers) {
-    if (!server.id.startsWith('gearmand')) continue;
+    if (!server.id.startsWith('gearmand') || (server.id === DURABLE_GEARMAND) !== durable) continue;
     const load = loadOf(server, scenario);
     if (load === undefined) continue;
     const bestLoad = best && loadOf(best, scenario);
@@ -46,15 +52,15 @@ function bestGearmand(result: GearmanSectionResult, scenario: string): ServerRes
   return best;
 }
 
-function comparisonRow(result: GearmanSectionResult, label: string, scenario: string, gearport: ServerResult | undefined): string[] {
-  const best = bestGearmand(result, scenario);
+function comparisonRow(result: GearmanSectionResult, label: string, scenario: string, gearport: ServerResult | undefined, durable = false): string[] {
+  const best = bestGearmand(result, scenario, durable);
   const theirs = loadOf(best, scenario);
   const ours = loadOf(gearport, scenario);
   const throughput = ours && theirs ? ours.jobsPerSecond / theirs.jobsPerSecond : NaN;
   const p99 = ours && theirs ? ours.latency.p99 / theirs.latency.p99 : NaN;
   // Targets of issue 2: at least 1.0x the throughput, p99 no worse.
   const verdict = Number.isFinite(throughput) ? (throughput >= 1 && p99 <= 1 ? 'yes' : 'no') : 'n/a';
-  const which = best ? best.id.replace('gearmand-', '-') : '';
+  const which = best ? (best.id === DURABLE_GEARMAND ? '-t0 -q libsqlite3' : best.id.replace('gearmand-', '-')) : '';
   return [label, which, ...figures(best, scenario), ...figures(gearport, scenario), ratio(throughput), ratio(p99), verdict];
 }
 
@@ -63,6 +69,10 @@ export function renderGearman(result: GearmanSectionResult): string {
   const variants = result.servers.filter((s) => s.id.startsWith('gearport-'));
   const comparison = result.scenarios.flatMap((scenario) => [
     comparisonRow(result, scenario.label, scenario.id, gearport),
+    // Gearport's default keeps background jobs durable (SQLite): also set it against gearmand's durable queue.
+    ...(scenario.kind === 'background' && result.servers.some((s) => s.id === DURABLE_GEARMAND && cell(s, scenario.id) !== undefined)
+      ? [comparisonRow(result, `${scenario.label}, both durable (SQLite)`, scenario.id, gearport, true)]
+      : []),
     // Other Gearport configurations get their own row where they ran.
     ...variants.filter((v) => cell(v, scenario.id) !== undefined).map((v) => comparisonRow(result, `${scenario.label}, ${v.label}`, scenario.id, v)),
   ]);

@@ -11,7 +11,9 @@
  * Node, which skews the comparison. BENCH_LOAD_PROCESSES=2 runs that layout for comparison.
  * The load process CPU share is reported per cell so a saturated generator is visible.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startGearmand, gearportCli, type RunningServer } from '../../test/helpers/servers.js';
 import { startGearportIsolated } from '../servers.js';
 import { benchConfig, type BenchConfig } from '../config.js';
@@ -74,7 +76,22 @@ const serverSpecs = (config: BenchConfig): ServerSpec[] => [
   { id: 'gearport', label: 'gearport', phases: both, start: () => startGearportIsolated([...config.gearportArgs]), missing: gearportMissing },
   // Like for like with gearmand's default builtin queue; only background jobs touch the store.
   { id: 'gearport-memory', label: 'gearport -q memory', phases: ['background'], start: () => startGearportIsolated(['-q', 'memory', ...config.gearportArgs]), missing: gearportMissing },
+  // Durable against durable: gearmand's own SQLite queue, for Gearport's default SQLite one.
+  { id: 'gearmand-sqlite', label: 'gearmand -t 0 -q libsqlite3', phases: ['background'], start: startGearmandSqlite, missing: gearmandMissing },
 ];
+
+/** gearmand with its SQLite queue in a throw-away file. */
+async function startGearmandSqlite(): Promise<RunningServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'gearmand-bench-'));
+  const server = await startGearmand({ args: ['-t', '0', '-q', 'libsqlite3', '--libsqlite3-db', join(dir, 'queue.sqlite')] });
+  return {
+    ...server,
+    async stop(signal?: NodeJS.Signals) {
+      await server.stop(signal);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 export function scenarios(config: BenchConfig): Scenario[] {
   const list: Scenario[] = [];
