@@ -2,7 +2,7 @@ import type { StoredJob } from '../store/types.js';
 import { atoi, coalesceKeyOf, jobCost, statusOf, storedJobOf } from './job-keys.js';
 import { EngineErrors } from './errors.js';
 import type { FunctionState } from './function-state.js';
-import { Job, JobState } from './job.js';
+import { Job, JobState, NO_CLIENTS } from './job.js';
 import { Peer, type Registration } from './peer.js';
 import { Forward, JobTable, MAX_UNIQUE_BYTES, MIN_CAN_DO_TIMEOUT_MS } from './job-table.js';
 import type { Assignment, EngineError, JobStatus, PeerListener, SubmitRequest, SubmitResult } from './types.js';
@@ -80,7 +80,7 @@ export class Engine extends JobTable {
     const id = this.jobs.nextId();
     const job = new Job(
       id,
-      this.jobs.handleOf(id),
+      this.jobs.head,
       fn,
       req.unique,
       req.data,
@@ -128,7 +128,7 @@ export class Engine extends JobTable {
       const id = this.jobs.nextId();
       const job = new Job(
         id,
-        this.jobs.handleOf(id),
+        this.jobs.head,
         fn,
         row.unique,
         row.data,
@@ -332,7 +332,7 @@ export class Engine extends JobTable {
     if (job === undefined || job.ignored) return false;
     this.forward(job, Forward.fail);
     for (const client of job.clients) client.attached.delete(job);
-    job.clients = [];
+    job.clients = NO_CLIENTS;
     if (job.state === JobState.running) {
       // The worker keeps running it; its results go nowhere and the row is gone now.
       // Out of the coalescing index, so a new submission makes a new job.

@@ -21,8 +21,8 @@ interface Page {
 export class JobIndex {
   private readonly pages = new Map<number, Page>();
   private readonly sparse = new Map<number, Job>();
-  /** `<prefix>:` */
-  private readonly head: string;
+  /** `<prefix>:`, the part of every handle before its number. */
+  readonly head: string;
   private lastId = 0;
   private count = 0;
 

@@ -3,7 +3,7 @@ import { jobCost } from './job-keys.js';
 import { EpochSchedule } from './epoch-schedule.js';
 import { FunctionState } from './function-state.js';
 import { JobIndex } from './job-index.js';
-import { JobState, type Job } from './job.js';
+import { JobState, NO_CLIENTS, type Job } from './job.js';
 import type { Peer } from './peer.js';
 import { systemClock, type Clock } from './types.js';
 
@@ -117,7 +117,7 @@ export class JobTable {
     // Joining an abandoned running job revives it (gearmand leaves the newcomer hanging, spec 7 B5).
     job.ignored = false;
     if (peer.attached.has(job)) return;
-    job.clients.push(peer);
+    job.clients = job.clients === NO_CLIENTS ? [peer] : [...job.clients, peer];
     peer.attached.add(job);
   }
 
@@ -246,7 +246,7 @@ export class JobTable {
     job.fn.total--;
     this.memoryBytes -= jobCost(job.data, job.unique);
     for (const client of job.clients) client.attached.delete(job);
-    job.clients = [];
+    job.clients = NO_CLIENTS;
     if (job.storeKey !== undefined && !this.persistWaits.has(job)) this.forgetStored(job.storeKey);
     this.onJobGone?.();
   }
@@ -274,7 +274,7 @@ export class JobTable {
   protected detachJob(job: Job, peer: Peer): void {
     peer.attached.delete(job);
     const index = job.clients.indexOf(peer);
-    if (index !== -1) job.clients.splice(index, 1);
+    if (index !== -1) job.clients = job.clients.filter((_, i) => i !== index);
     if (job.clients.length > 0 || job.background) return;
     if (job.state === JobState.running) job.ignored = true;
     else this.destroy(job);

@@ -15,11 +15,21 @@ export const JobState = {
 } as const;
 export type JobState = (typeof JobState)[keyof typeof JobState];
 
-/** A job in memory. Fields are engine-private; listeners see it as a JobView. */
+/**
+ * Shared by every job nobody waits on (background jobs): one array less per job for the
+ * garbage collector to copy. Never mutated; `attach` gives a job its own array.
+ */
+export const NO_CLIENTS: readonly Peer[] = Object.freeze([]);
+
+/**
+ * A job in memory. Fields are engine-private; listeners see it as a JobView. Kept small:
+ * a million queued background jobs are a million of these surviving young-generation GCs.
+ */
 export class Job implements JobView {
   /** n of the handle `<prefix>:<n>` (JobIndex files jobs under it). */
   readonly id: number;
-  readonly handle: string;
+  /** `<prefix>:`, shared; the handle string is made when asked for, not kept per job. */
+  private readonly handleHead: string;
   readonly fn: FunctionState;
   readonly unique: string;
   readonly data: Buffer;
@@ -34,7 +44,7 @@ export class Job implements JobView {
   storeKey: string | undefined;
   state: JobState;
   /** Foreground clients waiting on it, oldest first (forwarded newest first, as gearmand). */
-  clients: Peer[] = [];
+  clients: readonly Peer[] = NO_CLIENTS;
   worker: Peer | undefined;
   numerator = 0;
   denominator = 0;
@@ -49,7 +59,7 @@ export class Job implements JobView {
 
   constructor(
     id: number,
-    handle: string,
+    handleHead: string,
     fn: FunctionState,
     unique: string,
     data: Buffer,
@@ -61,7 +71,7 @@ export class Job implements JobView {
     state: JobState,
   ) {
     this.id = id;
-    this.handle = handle;
+    this.handleHead = handleHead;
     this.fn = fn;
     this.unique = unique;
     this.data = data;
@@ -71,6 +81,10 @@ export class Job implements JobView {
     this.reducer = reducer;
     this.coalesceKey = coalesceKey;
     this.state = state;
+  }
+
+  get handle(): string {
+    return this.handleHead + this.id;
   }
 
   get functionName(): string {
