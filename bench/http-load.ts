@@ -136,7 +136,10 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
           } else {
             errors++;
           }
-          if (closing) return; // the close handler reconnects
+          if (closing) {
+            socket.destroy(); // the server said close: do not wait for it to hang up; the close handler reconnects
+            return;
+          }
           send();
         }
       };

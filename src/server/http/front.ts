@@ -155,6 +155,9 @@ export class HttpFrontServer implements HttpFront {
   /** `h` is read once here and used by the guard and the job mapping alike, so both see the same request. */
   private onRequest(req: IncomingMessage, res: ServerResponse, h = readGearmanHeaders(req.rawHeaders)): void {
     if (req.socket.writableEnded) return; // behind a response that closes the connection
+    // The last request --http-max-requests-per-connection allows: node:http writes
+    // `Connection: close` but keeps the connection open; make it close after this response.
+    if ((res as { maxRequestsOnConnectionReached?: boolean }).maxRequestsOnConnectionReached) res.shouldKeepAlive = false;
     if (!admitHttpRequest(this.guard, req, res, h)) return; // 401/403/429, CORS preflight
     const url = req.url ?? '';
     const method = req.method ?? '';
