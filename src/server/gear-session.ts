@@ -184,6 +184,11 @@ export class GearSession implements PeerListener {
     this.reply(this.errorPacket(err));
   }
 
+  /** A worker's output is flushed before clients' (output-batch.ts). */
+  get urgent(): boolean {
+    return this.peer.registrations.length > 0;
+  }
+
   flush(): void {
     this.flushScheduled = false;
     if (this.outBytes === 0 || this.socket.destroyed) return;
