@@ -10,6 +10,9 @@ function envNumber(name: string, fallback: number): number {
   return value;
 }
 
+/** What `npm start` passes to node; lowers the p99 that young-generation GC pauses cause. */
+export const RECOMMENDED_NODE_OPTIONS = '--max-semi-space-size=4';
+
 export const benchConfig = {
   /** Measured window per cell (issue 2: ~3 s). */
   seconds: envNumber('BENCH_SECONDS', 3),
@@ -42,6 +45,8 @@ export const benchConfig = {
   scenarios: (process.env.BENCH_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   /** Extra Gearport arguments, space separated. */
   gearportArgs: (process.env.BENCH_GEARPORT_ARGS ?? '').split(' ').filter(Boolean),
+  /** NODE_OPTIONS for Gearport: the young-generation size the README recommends (see its Benchmarks). */
+  gearportNodeOptions: process.env.BENCH_GEARPORT_NODE_OPTIONS ?? RECOMMENDED_NODE_OPTIONS,
   /** Where the JSON results go (under dist/, so nothing untracked appears in the tree). */
   resultsFile: 'dist/bench-results.json',
 } as const;

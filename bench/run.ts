@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
   log(`bench: ${config.seconds} s per cell (+${config.warmupSeconds} s warm-up), sections ${config.sections.join(',')}, ${machine}`);
   const results: Record<string, unknown> = {};
-  const rendered: string[] = [`## npm run bench — ${new Date().toISOString()}`, '', `${machine}; ${config.seconds} s per cell after ${config.warmupSeconds} s warm-up; load generator in ${config.loadProcesses} child process(es).`];
+  const rendered: string[] = [`## npm run bench — ${new Date().toISOString()}`, '', `${machine}; ${config.seconds} s per cell after ${config.warmupSeconds} s warm-up; load generator in ${config.loadProcesses} child process(es); Gearport runs with NODE_OPTIONS='${config.gearportNodeOptions}'.`];
   for (const name of config.sections) {
     const section = sections[name];
     if (section === undefined) throw new Error(`unknown section ${name} (known: ${Object.keys(sections).join(', ')})`);

@@ -4,12 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { startGearport, type RunningServer } from '../test/helpers/servers.js';
+import { benchConfig } from './config.js';
 
-/** Gearport with its own throw-away data dir, so its default SQLite file never lands in the tree. */
+/**
+ * Gearport with its own throw-away data dir, so its default SQLite file never lands in the
+ * tree, and with the NODE_OPTIONS `npm start` uses (BENCH_GEARPORT_NODE_OPTIONS='' for none).
+ */
 export async function startGearportIsolated(args: string[], options: { http?: boolean } = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gearport-bench-'));
   try {
-    const server = await startGearport({ args: ['--data-dir', dataDir, ...args], http: options.http });
+    const nodeOptions = benchConfig.gearportNodeOptions;
+    const server = await startGearport({ args: ['--data-dir', dataDir, ...args], http: options.http, env: nodeOptions === '' ? undefined : { NODE_OPTIONS: nodeOptions } });
     return {
       ...server,
       async stop(signal?: NodeJS.Signals) {
