@@ -86,20 +86,26 @@ describe('Gearman port under attack', { timeout: 300_000 }, () => {
   });
 });
 
+/** Open `n` connections and ask each for `version`; how each one ended. */
+async function versionOutcomes(host: string, port: number, n: number, waitMs = 2000) {
+  const sockets = [];
+  for (let i = 0; i < n; i++) sockets.push(await openSocket(host, port));
+  const outcomes = await Promise.all(
+    sockets.map(async (s) => {
+      if (s === undefined) return 'refused';
+      s.write(Buffer.from('version\r\n'));
+      const { data, closed } = await collect(s, waitMs);
+      return data.toString().startsWith('OK ') ? 'served' : closed ? 'closed' : 'silent';
+    }),
+  );
+  return { sockets, outcomes };
+}
+
 describe('--max-connections-per-address', { timeout: 60_000 }, () => {
   test('connections beyond the per-address limit are closed at once; others are served', async () => {
     const server = await startGearport({ args: ['--max-connections-per-address', '50', '--silent-timeout', '10000'] });
     try {
-      const sockets = [];
-      for (let i = 0; i < 60; i++) sockets.push(await openSocket(server.host, server.port));
-      const outcomes = await Promise.all(
-        sockets.map(async (s) => {
-          if (s === undefined) return 'refused';
-          s.write(Buffer.from('version\r\n'));
-          const { data, closed } = await collect(s, 2000);
-          return data.toString().startsWith('OK ') ? 'served' : closed ? 'closed' : 'silent';
-        }),
-      );
+      const { sockets, outcomes } = await versionOutcomes(server.host, server.port, 60);
       for (const s of sockets) s?.destroy();
       assert.equal(outcomes.filter((o) => o === 'served').length, 50, outcomes.join(','));
       assert.equal(outcomes.filter((o) => o === 'closed' || o === 'refused').length, 10, outcomes.join(','));
@@ -110,30 +116,15 @@ describe('--max-connections-per-address', { timeout: 60_000 }, () => {
 });
 
 describe('--max-connections', { timeout: 60_000 }, () => {
-  /** Open `n` connections and ask each for `version`; how each one ended. */
-  async function versionOutcomes(host: string, port: number, n: number) {
-    const sockets = [];
-    for (let i = 0; i < n; i++) sockets.push(await openSocket(host, port));
-    const outcomes = await Promise.all(
-      sockets.map(async (s) => {
-        if (s === undefined) return 'refused';
-        s.write(Buffer.from('version\r\n'));
-        const { data, closed } = await collect(s, 1500);
-        return data.toString().startsWith('OK ') ? 'served' : closed ? 'closed' : 'silent';
-      }),
-    );
-    return { sockets, outcomes };
-  }
-
   test('a slot freed by a closed connection is served again', async () => {
     const server = await startGearport({ args: ['--max-connections', '5', '--silent-timeout', '10000'] });
     try {
-      const first = await versionOutcomes(server.host, server.port, 6);
+      const first = await versionOutcomes(server.host, server.port, 6, 1500);
       assert.equal(first.outcomes.filter((o) => o === 'served').length, 5, first.outcomes.join(','));
       for (const s of first.sockets) s?.destroy();
       await new Promise((r) => setTimeout(r, 300));
       // Were closed connections not counted down, every one of these would be refused.
-      const second = await versionOutcomes(server.host, server.port, 5);
+      const second = await versionOutcomes(server.host, server.port, 5, 1500);
       for (const s of second.sockets) s?.destroy();
       assert.deepEqual(second.outcomes, ['served', 'served', 'served', 'served', 'served']);
     } finally {
