@@ -298,7 +298,13 @@ export function gearAttacks(o: GearAttackOptions): Attack[] {
           const s = await openSocket(t.host, t.port);
           if (s === undefined) return false;
           s.on('error', () => {});
-          s.write(randomBytes(64 * 1024));
+          // Random bytes are admin lines to the server until a line starts with NUL (a bad
+          // packet: closed at once); otherwise the unfinished last line is what gets the
+          // connection cut at --silent-timeout. A last byte of LF (1 in 256) would finish it
+          // and leave an idle, well-formed connection, so the junk never ends with one.
+          const junk = randomBytes(64 * 1024);
+          if (junk[junk.length - 1] === 0x0a) junk[junk.length - 1] = 0x41;
+          s.write(junk);
           const { closed } = await collect(s, 3000);
           s.destroy();
           return closed;
