@@ -2,7 +2,7 @@ import type { StoredJob } from '../store/types.js';
 import { atoi, coalesceKeyOf, jobCost, statusOf, storedJobOf } from './job-keys.js';
 import { EngineErrors } from './errors.js';
 import type { FunctionState } from './function-state.js';
-import { Job, JobState, NO_CLIENTS } from './job.js';
+import { Job, JobState } from './job.js';
 import { Peer, type Registration } from './peer.js';
 import { Forward, JobTable, MAX_UNIQUE_BYTES, MIN_CAN_DO_TIMEOUT_MS } from './job-table.js';
 import type { Assignment, EngineError, JobStatus, PeerListener, SubmitRequest, SubmitResult } from './types.js';
@@ -212,10 +212,7 @@ export class Engine extends JobTable {
   }
 
   private assign(job: Job, peer: Peer, reg: Registration): void {
-    job.state = JobState.running;
-    job.worker = peer;
-    peer.running.add(job);
-    job.fn.running++;
+    this.markRunning(job, peer);
     if (reg.timeoutMs > 0) {
       // One timer per job, cleared when it finishes (gearmand: one per connection, spec 7 B8).
       // gearmand raises CAN_DO_TIMEOUT to at least 1000 ms (spec 1.8); workers rely on it.
@@ -231,14 +228,7 @@ export class Engine extends JobTable {
 
   /** The worker lost the job: count a retry, fail it at the limit, else queue it again. */
   private requeue(job: Job): void {
-    const worker = job.worker;
-    if (worker !== undefined) worker.running.delete(job);
-    job.worker = undefined;
-    job.fn.running--;
-    if (job.timeoutTimer !== undefined) {
-      this.options.clock.clearTimer(job.timeoutTimer);
-      job.timeoutTimer = undefined;
-    }
+    this.unassign(job);
     job.retries++;
     this.counters.requeued++;
     const limit = this.options.jobRetries;
@@ -331,15 +321,11 @@ export class Engine extends JobTable {
     const job = this.jobs.get(handle);
     if (job === undefined || job.ignored) return false;
     this.forward(job, Forward.fail);
-    for (const client of job.clients) client.attached.delete(job);
-    job.clients = NO_CLIENTS;
+    this.dropClients(job);
     if (job.state === JobState.running) {
       // The worker keeps running it; its results go nowhere and the row is gone now.
-      // Out of the coalescing index, so a new submission makes a new job.
       job.ignored = true;
-      if (job.coalesceKey !== undefined && job.fn.byCoalesceKey.get(job.coalesceKey) === job) {
-        job.fn.byCoalesceKey.delete(job.coalesceKey);
-      }
+      this.uncoalesce(job);
       this.forgetStored(job.storeKey);
       job.storeKey = undefined;
     } else {
@@ -372,12 +358,6 @@ export class Engine extends JobTable {
     return 'ok';
   }
 
-  /** Jobs that still need a worker or a store (graceful shutdown waits for foreground ones). */
-  get foregroundJobs(): number {
-    let count = 0;
-    for (const job of this.jobs.values()) if (!job.background || job.state === JobState.running) count++;
-    return count;
-  }
 }
 
 function removeWorker(fn: FunctionState, peer: Peer): void {

@@ -73,6 +73,12 @@ export class JobTable {
   protected readonly persistWaits = new Map<Job, Promise<void>>();
   /** Called whenever a job leaves memory (graceful shutdown waits on this). */
   onJobGone: (() => void) | undefined;
+  /**
+   * Jobs a graceful shutdown waits for: foreground ones, and background ones a worker runs.
+   * Kept as a count (track/destroy, assign/unassign): shutdown asks after every job that
+   * leaves, and a scan of a million queued background jobs each time would be quadratic.
+   */
+  private unfinished = 0;
 
   constructor(options: Partial<EngineOptions> = {}) {
     this.options = { ...defaultEngineOptions, ...options };
@@ -108,6 +114,7 @@ export class JobTable {
 
   protected track(job: Job, cost: number): void {
     this.jobs.add(job);
+    if (!job.background) this.unfinished++;
     if (job.coalesceKey !== undefined) job.fn.byCoalesceKey.set(job.coalesceKey, job);
     job.fn.total++;
     this.memoryBytes += cost;
@@ -222,15 +229,48 @@ export class JobTable {
   }
 
   protected finish(job: Job): void {
+    this.unassign(job);
+    this.destroy(job);
+  }
+
+  /** A worker took the job (GRAB_JOB*). */
+  protected markRunning(job: Job, worker: Peer): void {
+    job.state = JobState.running;
+    job.worker = worker;
+    worker.running.add(job);
+    job.fn.running++;
+    if (job.background) this.unfinished++;
+  }
+
+  /** The job's worker is done with it (result, loss or timeout); its state is the caller's. */
+  protected unassign(job: Job): void {
     const worker = job.worker;
     if (worker !== undefined) worker.running.delete(job);
     job.worker = undefined;
     job.fn.running--;
+    if (job.background) this.unfinished--;
     if (job.timeoutTimer !== undefined) {
       this.options.clock.clearTimer(job.timeoutTimer);
       job.timeoutTimer = undefined;
     }
-    this.destroy(job);
+  }
+
+  /** Jobs that still need a worker or a store (graceful shutdown waits for foreground ones). */
+  get foregroundJobs(): number {
+    return this.unfinished;
+  }
+
+  /** Out of the coalescing index (when it is the job filed there): a new submission makes a new job. */
+  protected uncoalesce(job: Job): void {
+    if (job.coalesceKey !== undefined && job.fn.byCoalesceKey.get(job.coalesceKey) === job) {
+      job.fn.byCoalesceKey.delete(job.coalesceKey);
+    }
+  }
+
+  /** No client waits on the job any more. */
+  protected dropClients(job: Job): void {
+    for (const client of job.clients) client.attached.delete(job);
+    job.clients = NO_CLIENTS;
   }
 
   /** Forget a job everywhere; its durable row goes too. */
@@ -240,13 +280,11 @@ export class JobTable {
     else if (job.state === JobState.scheduled) job.fn.scheduledCounts[job.priority]--;
     job.state = JobState.done;
     this.jobs.delete(job);
-    if (job.coalesceKey !== undefined && job.fn.byCoalesceKey.get(job.coalesceKey) === job) {
-      job.fn.byCoalesceKey.delete(job.coalesceKey);
-    }
+    if (!job.background) this.unfinished--;
+    this.uncoalesce(job);
     job.fn.total--;
     this.memoryBytes -= jobCost(job.data, job.unique);
-    for (const client of job.clients) client.attached.delete(job);
-    job.clients = NO_CLIENTS;
+    this.dropClients(job);
     if (job.storeKey !== undefined && !this.persistWaits.has(job)) this.forgetStored(job.storeKey);
     this.onJobGone?.();
   }

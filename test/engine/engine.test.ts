@@ -453,3 +453,38 @@ test('a job is found by its handle exactly as issued; other spellings of the num
   assert.ok(next.ok);
   assert.equal(next.job.handle, 'H:host:7:13');
 });
+
+test('foregroundJobs (what a graceful shutdown waits for) follows every way a job starts and ends', () => {
+  const { engine, peer } = setup({ jobRetries: 2 });
+  // The definition: foreground jobs, plus background jobs a worker runs.
+  const scan = () => engine.jobs.values().filter((j) => !j.background || j.worker !== undefined).length;
+  const check = (step: string) => assert.equal(engine.foregroundJobs, scan(), step);
+  const client = peer();
+  const worker = peer();
+  engine.canDo(worker.peer, 'f');
+  for (let i = 0; i < 3; i++) assert.ok(engine.submit(client.peer, job('f', `fg${i}`)).ok);
+  for (let i = 0; i < 3; i++) assert.ok(engine.submit(undefined, job('f', `bg${i}`, { background: true })).ok);
+  check('submitted');
+  assert.equal(engine.foregroundJobs, 3);
+  const grabbed = [engine.grab(worker.peer)!, engine.grab(worker.peer)!, engine.grab(worker.peer)!, engine.grab(worker.peer)!];
+  check('four running, one of them background');
+  assert.equal(engine.foregroundJobs, 4);
+  engine.workComplete(worker.peer, grabbed[0]!.handle, Buffer.from('ok'));
+  check('one completed');
+  engine.workFail(worker.peer, grabbed[3]!.handle);
+  check('the running background job failed');
+  engine.disconnect(worker.peer); // the two running jobs are requeued
+  check('worker lost');
+  const other = peer();
+  engine.canDo(other.peer, 'f');
+  const again = engine.grab(other.peer)!; // requeued jobs go to the back: a background one
+  assert.equal(engine.jobs.get(again.handle)?.background, true);
+  assert.ok(engine.cancel(again.handle));
+  check('running background job cancelled');
+  engine.workComplete(other.peer, again.handle, Buffer.from('late'));
+  check('cancelled job finished unheard');
+  engine.disconnect(client.peer); // queued foreground jobs are withdrawn
+  check('client gone');
+  assert.equal(engine.foregroundJobs, 0);
+  assert.equal(engine.jobs.size, 1); // the last background job, still queued
+});
