@@ -8,7 +8,7 @@ import { emptyPacket, encodePacket } from '../protocol/encoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { PacketType as T } from '../protocol/packets.js';
 import { dispatchPacket } from './gear-dispatch.js';
-import { HandleWriter } from './handle-writer.js';
+import { openOutput, type SocketOutput } from './socket-output.js';
 import { scheduleFlush } from './output-batch.js';
 import { OPEN_RIGHTS, type PeerRights } from '../security/cert-rights.js';
 import { deniedByRights } from '../security/gear-rights.js';
@@ -60,13 +60,13 @@ export class GearSession implements PeerListener {
   /** Armed while the peer is silent, a packet is half received or output waits on it (watchStall). */
   private stallTimer: NodeJS.Timeout | undefined;
   private closing = false;
-  /** Plain TCP: writes go to the handle directly; otherwise through `socket.write`. */
-  private readonly writer: HandleWriter | undefined;
+  /** Plain TCP: writes go to the handle directly; TLS through the stream. */
+  private readonly output: SocketOutput;
   private readonly onFrameBound = (frame: Frame) => this.onFrame(frame);
 
   constructor(socket: Socket, ctx: SessionContext, trusted: boolean, rights: PeerRights = OPEN_RIGHTS, writeToHandle = false) {
     this.socket = socket;
-    this.writer = writeToHandle ? HandleWriter.for(socket, () => this.onDrain()) : undefined;
+    this.output = openOutput(socket, writeToHandle, () => this.onDrain());
     this.ctx = ctx;
     this.trusted = trusted;
     this.rights = rights;
@@ -80,7 +80,6 @@ export class GearSession implements PeerListener {
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
     this.watchStall();
-    socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // 'close' follows; resets from peers are routine
     socket.on('close', () => this.onClose());
   }
@@ -195,14 +194,8 @@ export class GearSession implements PeerListener {
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
     this.out = [];
     this.outBytes = 0;
-    let unsent: number;
-    if (this.writer !== undefined) {
-      this.writer.write(data);
-      unsent = this.writer.pendingBytes;
-    } else {
-      this.socket.write(data);
-      unsent = this.socket.writableLength;
-    }
+    this.output.write(data);
+    const unsent = this.output.pendingBytes;
     if (unsent > this.ctx.limits.maxOutputBuffer) {
       this.ctx.log('warn', 'slow consumer: output buffer limit reached; closing connection', {
         address: this.socket.remoteAddress,

@@ -1,5 +1,38 @@
 import type { Socket } from 'node:net';
 
+/** Where a session's output goes, and how much of it the peer has not taken yet. */
+export interface SocketOutput {
+  write(data: Buffer): void;
+  /** Bytes written but not yet taken by the kernel: what the output limits count. */
+  readonly pendingBytes: number;
+}
+
+/**
+ * The output of a plain-TCP socket goes to its handle (HandleWriter below) where Node's
+ * stream binding allows; TLS sockets and the fallback write through the stream.
+ * `onDrain` is called when pending output has all been taken.
+ */
+export function openOutput(socket: Socket, toHandle: boolean, onDrain: () => void): SocketOutput {
+  return (toHandle ? HandleWriter.for(socket, onDrain) : undefined) ?? new StreamOutput(socket, onDrain);
+}
+
+class StreamOutput implements SocketOutput {
+  private readonly socket: Socket;
+
+  constructor(socket: Socket, onDrain: () => void) {
+    this.socket = socket;
+    socket.on('drain', onDrain);
+  }
+
+  write(data: Buffer): void {
+    this.socket.write(data);
+  }
+
+  get pendingBytes(): number {
+    return this.socket.writableLength;
+  }
+}
+
 /**
  * Writes straight to a TCP socket's libuv handle, skipping the Writable stream around it.
  * A Gearman connection writes once per event-loop turn and almost every write completes
@@ -8,12 +41,11 @@ import type { Socket } from 'node:net';
  * handle's `writeBuffer` is what `socket.write` itself ends in.
  *
  * It needs Node's stream binding (for the write request class); where that is not there
- * `HandleWriter.for` returns undefined and the caller keeps using `socket.write`.
+ * `HandleWriter.for` returns undefined and openOutput falls back to the stream.
  */
 
 interface WriteRequest {
   oncomplete?: (this: WriteRequest, status: number) => void;
-  handle?: unknown;
   buffer?: Buffer | null;
   writer?: HandleWriter;
 }
@@ -54,7 +86,7 @@ function onWriteComplete(this: WriteRequest, status: number): void {
   writer.completed(size, status);
 }
 
-export class HandleWriter {
+class HandleWriter implements SocketOutput {
   /** Bytes handed to the kernel's queue that it has not taken yet. */
   pendingBytes = 0;
   private readonly socket: Socket;
@@ -87,7 +119,6 @@ export class HandleWriter {
     // Queued by libuv: this request object is now in use, and `data` must stay alive.
     spareRequest = new binding!.WriteWrap();
     req.oncomplete = onWriteComplete;
-    req.handle = this.handle;
     req.buffer = data;
     req.writer = this;
     this.pendingBytes += data.length;
