@@ -287,13 +287,7 @@ export async function runForegroundClients(options: WindowOptions & { readonly c
     );
     send();
   }
-  window.begin();
-  await untilDraining(window);
-  const drain = drained(() => outstanding <= 0, options.drainTimeoutMs, errors);
-  poke = drain.poke;
-  await drain.promise;
-  for (const socket of sockets) socket.destroy();
-  return window.result(errors);
+  return runToEnd(window, sockets, () => outstanding <= 0, options.drainTimeoutMs, errors, (p) => (poke = p));
 }
 
 /** Pipelined SUBMIT_JOB_BG with at most `window` unanswered per connection; no workers. */
@@ -350,10 +344,25 @@ export async function runBackgroundSubmits(
     });
     sendMany(options.window);
   }
+  return runToEnd(window, sockets, () => inFlight <= 0, options.drainTimeoutMs, errors, (p) => (poke = p));
+}
+
+/**
+ * Start the window, wait for its end and then (bounded) until `settled()`; close the
+ * sockets and return the figures. `setPoke` receives the function that re-checks `settled`.
+ */
+async function runToEnd(
+  window: Window,
+  sockets: readonly Socket[],
+  settled: () => boolean,
+  drainTimeoutMs: number,
+  errors: ErrorLog,
+  setPoke: (poke: () => void) => void,
+): Promise<LoadResult> {
   window.begin();
   await untilDraining(window);
-  const drain = drained(() => inFlight <= 0, options.drainTimeoutMs, errors);
-  poke = drain.poke;
+  const drain = drained(settled, drainTimeoutMs, errors);
+  setPoke(drain.poke);
   await drain.promise;
   for (const socket of sockets) socket.destroy();
   return window.result(errors);
