@@ -35,10 +35,6 @@ export class JobIndex {
     return ++this.lastId;
   }
 
-  handleOf(id: number): string {
-    return this.head + id;
-  }
-
   get size(): number {
     return this.count;
   }
