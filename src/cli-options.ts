@@ -117,6 +117,7 @@ function buildProgram(): Command {
     .option('--http-request-timeout <ms>', 'time to receive a whole request (408 beyond)', integer(1, 2 ** 31 - 1), d.httpRequestTimeoutMs)
     .option('--http-keepalive-timeout <ms>', 'idle keep-alive connections are closed after this long', integer(1, 2 ** 31 - 1), d.httpKeepAliveTimeoutMs)
     .option('--http-max-requests-per-connection <n>', 'requests per HTTP connection (0 = unlimited)', integer(0, 2 ** 31 - 1), d.httpMaxRequestsPerConnection)
+    .option('--http-max-pipelined <n>', 'pipelined requests of one HTTP connection worked on at once', integer(1, 1024), d.httpMaxPipelined)
     .option('--http-max-connections <n>', 'open HTTP connections (503 beyond)', integer(1, 10_000_000), d.httpMaxConnections)
     .option('--http-max-connections-per-address <n>', 'open HTTP connections from one address (0 = no limit)', integer(0, 10_000_000), d.httpMaxConnectionsPerAddress)
     .option('--http-require-worker', 'refuse HTTP jobs (404) for functions that no worker has registered')
@@ -220,6 +221,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.httpRequestTimeoutMs = o.httpRequestTimeout;
   config.httpKeepAliveTimeoutMs = o.httpKeepaliveTimeout;
   config.httpMaxRequestsPerConnection = o.httpMaxRequestsPerConnection;
+  config.httpMaxPipelined = o.httpMaxPipelined;
   config.httpMaxConnections = o.httpMaxConnections;
   config.httpMaxConnectionsPerAddress = o.httpMaxConnectionsPerAddress;
   config.httpMaxWaitsPerAddress = o.httpMaxWaitsPerAddress;

@@ -2,7 +2,6 @@
  * The HTTP front's use of the security pieces: the request gate around HttpGuard, and the
  * listener (plain or TLS) for --http-tls-cert/--http-tls-key.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { SecurityConfig } from './config.js';
@@ -11,9 +10,10 @@ import { registerReloadable } from './reload.js';
 import { loadTlsMaterial } from './tls.js';
 import { SERVER_HEADER } from '../server/http/context.js';
 import { hasBody, type GearmanRequestHeaders } from '../server/http/gearman-headers.js';
+import type { HttpRequest } from '../server/http/wire/connection.js';
+import { headerValue } from '../server/http/wire/request-head.js';
+import type { HttpResponse } from '../server/http/wire/response.js';
 
-const guarded = Symbol('gearport.guarded');
-type Marked = IncomingMessage & { [guarded]?: boolean };
 
 /** Build the guard (loads the tokens file: a bad one stops start-up) and hook it to SIGHUP. */
 export function createHttpGuard(security: SecurityConfig): { guard: HttpGuard; dispose: () => void } {
@@ -29,19 +29,18 @@ export function createHttpGuard(security: SecurityConfig): { guard: HttpGuard; d
  * CORS preflight. Returns false when answered. Safe to call twice (100-continue, then the
  * request): the second call passes.
  */
-export function admitHttpRequest(guard: HttpGuard, req: IncomingMessage, res: ServerResponse, h: GearmanRequestHeaders): boolean {
-  const marked = req as Marked;
-  if (marked[guarded] === true) return true;
-  marked[guarded] = true;
-  const url = req.url ?? '';
+export function admitHttpRequest(guard: HttpGuard, req: HttpRequest, res: HttpResponse, h: GearmanRequestHeaders): boolean {
+  if (req.admitted) return true;
+  req.admitted = true;
+  const url = req.url;
   let start = 0;
   while (url.charCodeAt(start) === 47 /* / */) start++;
   const decision = guard.check({
-    method: req.method ?? '',
+    method: req.method,
     path: url.slice(start),
-    address: req.socket.remoteAddress ?? '-',
-    authorization: req.headers.authorization,
-    origin: req.headers.origin,
+    address: req.remoteAddress,
+    authorization: headerValue(req.rawHeaders, 'authorization'),
+    origin: headerValue(req.rawHeaders, 'origin'),
     // The job mapping's own reading: a right checked on another reading could be bypassed.
     background: h.background,
   });
@@ -58,20 +57,20 @@ export function admitHttpRequest(guard: HttpGuard, req: IncomingMessage, res: Se
   if (unread) headers.push('Connection', 'close');
   res.writeHead(refusal.status, headers);
   res.end(body);
-  if (unread) req.resume();
   return false;
 }
 
 /**
  * A listener for the HTTP front: TLS when a certificate is configured (checked at start:
- * a bad one stops start-up, never plain HTTP instead), plain TCP otherwise.
+ * a bad one stops start-up, never plain HTTP instead), plain TCP otherwise. Plain sockets
+ * are handed over paused (`plain` true), for the front to read them its own way.
  */
-export function createHttpListener(security: SecurityConfig, handshakeTimeoutMs: number, onSocket: (socket: Socket) => void): Server {
+export function createHttpListener(security: SecurityConfig, handshakeTimeoutMs: number, onSocket: (socket: Socket, plain: boolean) => void): Server {
   if (security.httpTlsCertFile === undefined || security.httpTlsKeyFile === undefined) {
-    return createNetServer({ noDelay: true }, onSocket);
+    return createNetServer({ noDelay: true, pauseOnConnect: true }, (socket) => onSocket(socket, true));
   }
   const material = loadTlsMaterial({ certFile: security.httpTlsCertFile, keyFile: security.httpTlsKeyFile });
-  const server = createTlsServer({ ...material, handshakeTimeout: handshakeTimeoutMs, noDelay: true, ALPNProtocols: ['http/1.1'] }, onSocket);
+  const server = createTlsServer({ ...material, handshakeTimeout: handshakeTimeoutMs, noDelay: true, ALPNProtocols: ['http/1.1'] }, (socket) => onSocket(socket, false));
   server.on('tlsClientError', (_err, socket) => socket.destroy());
   return server;
 }

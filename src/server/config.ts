@@ -95,6 +95,8 @@ export interface GearportConfig {
   httpKeepAliveTimeoutMs: number;
   /** Requests served on one connection before it is closed; 0 = unlimited. */
   httpMaxRequestsPerConnection: number;
+  /** Requests of one connection worked on at once (pipelining); reading pauses beyond them. */
+  httpMaxPipelined: number;
   /** Open HTTP connections; more are answered 503 and closed. */
   httpMaxConnections: number;
   /** Open HTTP connections from one address; 0 = no per-address limit. */
@@ -160,6 +162,7 @@ export function defaultConfig(): GearportConfig {
     httpRequestTimeoutMs: 30_000,
     httpKeepAliveTimeoutMs: 5_000,
     httpMaxRequestsPerConnection: 10_000,
+    httpMaxPipelined: 16,
     httpMaxConnections: 10_000,
     httpMaxConnectionsPerAddress: 1_000,
     httpMaxWaitsPerAddress: 1_000,
@@ -198,7 +201,7 @@ export function validateConfig(config: GearportConfig): GearportConfig {
   }
   for (const name of ['maxPacketSize', 'maxAdminLineLength', 'maxConnections', 'outputHighWaterMark', 'maxOutputBuffer', 'silentConnectionTimeoutMs', 'backlog', 'storeTimeoutMs', 'shutdownTimeoutMs'] as const) positive(name);
   for (const name of ['jobRetries', 'workerWakeup', 'defaultMaxQueue', 'maxJobBytes', 'maxFunctions', 'maxConnectionsPerAddress', 'threads'] as const) nonNegative(name);
-  for (const name of ['httpMaxHeaderBytes', 'httpMaxUrlBytes', 'httpMaxBodyBytes', 'httpHeadersTimeoutMs', 'httpRequestTimeoutMs', 'httpKeepAliveTimeoutMs', 'httpMaxConnections', 'httpWaitTimeoutMs', 'httpMaxWaitTimeoutMs'] as const) positive(name);
+  for (const name of ['httpMaxHeaderBytes', 'httpMaxUrlBytes', 'httpMaxBodyBytes', 'httpHeadersTimeoutMs', 'httpRequestTimeoutMs', 'httpKeepAliveTimeoutMs', 'httpMaxPipelined', 'httpMaxConnections', 'httpWaitTimeoutMs', 'httpMaxWaitTimeoutMs'] as const) positive(name);
   for (const name of ['httpMaxRequestsPerConnection', 'httpMaxConnectionsPerAddress', 'httpMaxWaitsPerAddress'] as const) nonNegative(name);
   if (config.httpWaitTimeoutMs > config.httpMaxWaitTimeoutMs) throw new ConfigError('httpWaitTimeoutMs must not exceed httpMaxWaitTimeoutMs');
   if (config.httpMaxUrlBytes > config.httpMaxHeaderBytes) throw new ConfigError('httpMaxUrlBytes must not exceed httpMaxHeaderBytes');

@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 /** Where a session's output goes, and how much of it the peer has not taken yet. */
 export interface SocketOutput {
   write(data: Buffer): void;
+  /** Write a string of bytes (one char per byte), saving the Buffer a caller would build. */
+  writeLatin1(text: string): void;
   /** Bytes written but not yet taken by the kernel: what the output limits count. */
   readonly pendingBytes: number;
 }
@@ -28,6 +30,10 @@ class StreamOutput implements SocketOutput {
     this.socket.write(data);
   }
 
+  writeLatin1(text: string): void {
+    this.socket.write(text, 'latin1');
+  }
+
   get pendingBytes(): number {
     return this.socket.writableLength;
   }
@@ -46,12 +52,13 @@ class StreamOutput implements SocketOutput {
 
 interface WriteRequest {
   oncomplete?: (this: WriteRequest, status: number) => void;
-  buffer?: Buffer | null;
+  data?: Buffer | string | null;
   writer?: HandleWriter;
 }
 
 interface StreamHandle {
   writeBuffer(req: WriteRequest, data: Buffer): number;
+  writeLatin1String(req: WriteRequest, data: string): number;
 }
 
 interface StreamWrapBinding {
@@ -81,8 +88,8 @@ let spareRequest: WriteRequest | undefined = binding ? new binding.WriteWrap() :
 
 function onWriteComplete(this: WriteRequest, status: number): void {
   const writer = this.writer!;
-  const size = this.buffer!.length;
-  this.buffer = null;
+  const size = this.data!.length;
+  this.data = null;
   writer.completed(size, status);
 }
 
@@ -102,14 +109,22 @@ class HandleWriter implements SocketOutput {
   /** A writer for a plain TCP socket; undefined where only `socket.write` can be used. */
   static for(socket: Socket, onDrain: () => void): HandleWriter | undefined {
     const handle = (socket as unknown as { _handle?: Partial<StreamHandle> })._handle;
-    if (binding === undefined || handle === undefined || typeof handle.writeBuffer !== 'function') return undefined;
+    if (binding === undefined || handle === undefined || typeof handle.writeBuffer !== 'function' || typeof handle.writeLatin1String !== 'function') return undefined;
     return new HandleWriter(socket, handle as StreamHandle, onDrain);
   }
 
   /** Write `data`; what the kernel does not take at once stays queued (see pendingBytes). */
   write(data: Buffer): void {
     const req = spareRequest!;
-    const err = this.handle.writeBuffer(req, data);
+    this.written(req, this.handle.writeBuffer(req, data), data);
+  }
+
+  writeLatin1(text: string): void {
+    const req = spareRequest!;
+    this.written(req, this.handle.writeLatin1String(req, text), text);
+  }
+
+  private written(req: WriteRequest, err: number, data: Buffer | string): void {
     if (err !== 0) {
       spareRequest = new binding!.WriteWrap();
       this.socket.destroy(); // EPIPE, ECONNRESET: the peer is gone; 'close' follows
@@ -119,7 +134,7 @@ class HandleWriter implements SocketOutput {
     // Queued by libuv: this request object is now in use, and `data` must stay alive.
     spareRequest = new binding!.WriteWrap();
     req.oncomplete = onWriteComplete;
-    req.buffer = data;
+    req.data = data;
     req.writer = this;
     this.pendingBytes += data.length;
   }

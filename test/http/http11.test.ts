@@ -126,4 +126,83 @@ describe('HTTP/1.1 behaviour', () => {
     w.close();
     b.close();
   });
+
+  test('pipelining past --http-max-pipelined: reading pauses, then every request is answered in order', async () => {
+    // The server under test keeps the default of 16 requests in progress per connection.
+    const conn = await RawConnection.open(port);
+    const words = Array.from({ length: 40 }, (_, i) => `w${String(i).padStart(2, '0')}`);
+    conn.write(words.map((w) => `POST /reverse HTTP/1.1\r\nContent-Length: ${w.length}\r\n\r\n${w}`).join(''));
+    const bodies = [];
+    for (let i = 0; i < words.length; i++) bodies.push((await conn.read()).body.toString());
+    assert.deepEqual(bodies, words.map((w) => [...w].reverse().join('')));
+    assert.equal(conn.isClosed, false);
+    conn.close();
+  });
+
+  test('a malformed request behind a good one: the good one is answered first, then 400 and close', async () => {
+    const conn = await RawConnection.open(port);
+    conn.write('POST /reverse HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc' + 'POST /reverse HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy');
+    const first = await conn.read();
+    assert.equal(first.body.toString(), 'cba');
+    const second = await conn.read();
+    assert.equal(second.status, 400);
+    assert.equal(second.headers.connection, 'close');
+    assert.ok(await conn.closesWithin(5000));
+  });
+
+  test('request smuggling shapes are refused: Content-Length with Transfer-Encoding, obs-fold, a space before the colon', async () => {
+    for (const request of [
+      'POST /reverse HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'POST /reverse HTTP/1.1\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\nx',
+      'POST /reverse HTTP/1.1\r\nTransfer-Encoding : chunked\r\nContent-Length: 1\r\n\r\nx',
+    ]) {
+      const res = await rawExchange(port, request);
+      assert.equal(res.status, 400, request);
+      assert.ok(await res.conn.closesWithin(5000), request);
+    }
+    const coding = await rawExchange(port, 'POST /reverse HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n');
+    assert.equal(coding.status, 501);
+    assert.equal(JSON.parse(coding.body.toString()).error.code, 'TRANSFER_CODING_UNSUPPORTED');
+    const version = await rawExchange(port, 'GET /reverse HTTP/2.0\r\n\r\n');
+    assert.equal(version.status, 505);
+    const expect = await rawExchange(port, 'POST /reverse HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\n');
+    assert.equal(expect.status, 417);
+    for (const r of [coding, version, expect]) r.conn.close();
+  });
+
+  test('a chunked body split across many writes, with extensions and trailers, is the workload', async () => {
+    const conn = await RawConnection.open(port);
+    const bytes = 'POST /reverse HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\nX-Trailer: t\r\n\r\n';
+    for (const c of bytes) {
+      conn.write(c);
+      await new Promise((r) => setImmediate(r));
+    }
+    const res = await conn.read();
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'gfedcba');
+    conn.close();
+  });
+
+  test('HTTP/1.0 with Connection: keep-alive keeps the connection', async () => {
+    const conn = await RawConnection.open(port);
+    for (const word of ['ab', 'cd']) {
+      conn.write(`POST /reverse HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n${word}`);
+      const res = await conn.read();
+      assert.equal(res.headers.connection, 'keep-alive');
+      assert.equal(res.body.toString(), [...word].reverse().join(''));
+    }
+    assert.equal(conn.isClosed, false);
+    conn.close();
+  });
+
+  test('Connection: close from the client: the response says close and the connection ends; later bytes are not read', async () => {
+    const conn = await RawConnection.open(port);
+    const before = worker.jobs.length;
+    conn.write('POST /reverse HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab' + 'POST /reverse HTTP/1.1\r\nContent-Length: 2\r\n\r\ncd');
+    const res = await conn.read();
+    assert.equal(res.headers.connection, 'close');
+    assert.equal(res.body.toString(), 'ba');
+    assert.ok(await conn.closesWithin(5000));
+    assert.equal(worker.jobs.length, before + 1, 'the request after the last one made no job');
+  });
 });

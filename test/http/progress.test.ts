@@ -134,7 +134,9 @@ describe('HTTP progress to a caller that does not read', { timeout: 60_000 }, ()
     });
     const closed = once(socket, 'close');
     socket.resume();
-    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(r, 30_000, 'still open')).then(String)]);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise<string>((r) => (timer = setTimeout(r, 30_000, 'still open')))]);
+    clearTimeout(timer); // else the pending timer keeps the test process alive for 30 s
     socket.destroy();
     assert.equal(outcome, 'closed', 'the server cut the caller off');
     assert.ok(got < 512 * chunk.length, `only part of the data was delivered (${got} bytes)`);

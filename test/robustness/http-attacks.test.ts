@@ -63,11 +63,11 @@ describe('HTTP front under attack', { timeout: 300_000 }, () => {
     assert.equal(answered, m.notes.connections, describeResult(m));
   });
 
-  test('malformed request lines, headers and chunked encodings get 4xx', async () => {
+  test('malformed request lines, headers and chunked encodings get 4xx (505 for HTTP/9.9)', async () => {
     const m = await underAttack('malformed requests');
     for (const [key, value] of Object.entries(m.notes)) {
       if (key === 'connections') continue;
-      assert.match(key, /^http4\d\d$/, `unexpected outcome ${key}=${value}: ${describeResult(m)}`);
+      assert.match(key, /^http(4\d\d|505)$/, `unexpected outcome ${key}=${value}: ${describeResult(m)}`);
     }
   });
 });

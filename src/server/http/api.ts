@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JobStatus } from '../../engine/types.js';
 import { isLoopback } from '../gear-listener.js';
 import { VERSION } from '../version.js';
@@ -9,6 +8,8 @@ import { createMetrics } from '../metrics.js';
 import type { Registry } from 'prom-client';
 import type { Engine } from '../../engine/engine.js';
 import { sendBody, sendError, sendJson } from './respond.js';
+import type { HttpRequest } from './wire/connection.js';
+import type { HttpResponse } from './wire/response.js';
 
 /** The reserved routes and their methods (the OpenAPI document is checked against this in a test). */
 export const apiRoutes = {
@@ -28,8 +29,8 @@ const metricsByEngine = new WeakMap<Engine, Registry>();
  * Route `rest`, the path after `_gearport`, to the read-only admin API, the health check and
  * job status and cancel. Health answers without authentication.
  */
-export function handleApiRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, rest: string, method: string): void {
-  req.resume(); // no API route takes a body
+export function handleApiRequest(ctx: HttpContext, req: HttpRequest, res: HttpResponse, rest: string, method: string): void {
+  // No API route takes a body: one sent is read and dropped.
   const q = rest.indexOf('?');
   const path = q === -1 ? rest : rest.slice(0, q);
   const slash = path.indexOf('/', 1);
@@ -103,9 +104,9 @@ export function handleApiRequest(ctx: HttpContext, req: IncomingMessage, res: Se
  * Cancel by handle (engine.cancel). With tokens on, the guard already required the `cancel`
  * right before routing; without tokens only loopback callers may cancel.
  */
-function cancelJob(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, handle: string): void {
+function cancelJob(ctx: HttpContext, req: HttpRequest, res: HttpResponse, handle: string): void {
   const tokensOn = ctx.limits.security.httpTokensFile !== undefined;
-  if (!tokensOn && !isLoopback(req.socket.remoteAddress)) return sendError(res, HttpErrors.forbidden);
+  if (!tokensOn && !isLoopback(req.remoteAddress)) return sendError(res, HttpErrors.forbidden);
   if (!ctx.engine.cancel(handle)) return sendError(res, HttpErrors.jobNotFound);
   sendJson(res, 200, { handle, cancelled: true });
 }

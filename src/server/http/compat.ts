@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EngineErrors } from '../../engine/errors.js';
 import { MAX_UNIQUE_BYTES } from '../../engine/engine.js';
 import type { EngineError, SubmitResult } from '../../engine/types.js';
@@ -8,6 +7,8 @@ import { HttpErrors, type HttpErrorSpec } from './errors.js';
 import { HttpExchange } from './exchange.js';
 import type { GearmanRequestHeaders } from './gearman-headers.js';
 import { sendError } from './respond.js';
+import type { HttpRequest } from './wire/connection.js';
+import type { HttpResponse } from './wire/response.js';
 
 /** Per-job overhead the engine counts beside the workload (engine.ts JOB_OVERHEAD_BYTES). */
 const JOB_OVERHEAD_ESTIMATE = 320;
@@ -20,15 +21,15 @@ const DRAIN_LIMIT = 64 * 1024;
  * as the workload, GET /<function>?<query> with the query as the workload. `fn` is the path
  * without its leading slashes, not decoded (gearmand), the query kept for POST/PUT.
  */
-export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string, method: string, h: GearmanRequestHeaders): void {
-  // A refused request's small body is read and dropped by node:http and the connection kept;
+export function handleJobRequest(ctx: HttpContext, req: HttpRequest, res: HttpResponse, path: string, method: string, h: GearmanRequestHeaders): void {
+  // A refused request's small body is read and dropped and the connection kept;
   // a large or chunked one is not read: the connection closes after the answer.
   const hasBody = h.contentLength > DRAIN_LIMIT || h.chunked;
   if (h.invalid !== undefined) return sendError(res, HttpErrors.invalidHeader, hasBody);
   // gearmand answers ERROR for a unique over 64 bytes (and may abort: spec 3.4).
   if (h.unique.length > MAX_UNIQUE_BYTES) return sendError(res, HttpErrors.uniqueTooLong, hasBody);
 
-  const address = req.socket.remoteAddress ?? '-';
+  const address = req.remoteAddress;
   const limits = ctx.limits;
   if (!h.background && limits.httpMaxWaitsPerAddress > 0 && (ctx.waitsByAddress.get(address) ?? 0) >= limits.httpMaxWaitsPerAddress) {
     return sendError(res, HttpErrors.tooManyWaits, hasBody);
@@ -41,7 +42,7 @@ export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: Se
     if (fn === '') return sendError(res, HttpErrors.notFound, hasBody);
     if (!served(ctx, fn)) return sendError(res, HttpErrors.noWorker, hasBody);
     const workload = q === -1 ? EMPTY : Buffer.from(path.slice(q + 1), 'latin1');
-    req.resume(); // a GET body is ignored, as gearmand
+    // A GET body is ignored, as gearmand (read and dropped).
     return submitJob(ctx, res, fn, workload, h, address);
   }
 
@@ -51,7 +52,7 @@ export function handleJobRequest(ctx: HttpContext, req: IncomingMessage, res: Se
   // Refused from the declared length before any body byte is read (and before 100-continue).
   const refusal = refuseBodyEarly(ctx, h);
   if (refusal !== undefined) return sendError(res, refusal, hasBody || refusal === HttpErrors.bodyTooLarge);
-  readBody(req, h.contentLength, limits.httpMaxBodyBytes, (error, body) => {
+  readBody(req, limits.httpMaxBodyBytes, (error, body) => {
     if (error !== undefined) return sendError(res, error, true);
     submitJob(ctx, res, path, body, h, address);
   });
@@ -75,7 +76,7 @@ export function refuseBodyEarly(ctx: HttpContext, h: GearmanRequestHeaders): Htt
   return undefined;
 }
 
-function submitJob(ctx: HttpContext, res: ServerResponse, functionName: string, data: Buffer, h: GearmanRequestHeaders, address: string): void {
+function submitJob(ctx: HttpContext, res: HttpResponse, functionName: string, data: Buffer, h: GearmanRequestHeaders, address: string): void {
   if (res.destroyed) return; // the caller left while its body arrived
   const engine = ctx.engine;
   const request = { functionName, unique: h.unique, data, priority: h.priority, background: h.background };
@@ -99,7 +100,7 @@ function submitJob(ctx: HttpContext, res: ServerResponse, functionName: string, 
 }
 
 /** Background answer, as gearmand (spec 3.4): 200, JOB_CREATED, the handle, no body. */
-function jobCreated(res: ServerResponse, handle: string): void {
+function jobCreated(res: HttpResponse, handle: string): void {
   if (res.destroyed) return;
   res.writeHead(200, [
     'Server', SERVER_HEADER,

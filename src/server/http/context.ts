@@ -13,6 +13,7 @@ export type HttpLimits = Pick<
   | 'httpRequestTimeoutMs'
   | 'httpKeepAliveTimeoutMs'
   | 'httpMaxRequestsPerConnection'
+  | 'httpMaxPipelined'
   | 'httpMaxConnections'
   | 'httpMaxConnectionsPerAddress'
   | 'httpMaxWaitsPerAddress'

@@ -1,13 +1,11 @@
-import type { ServerResponse } from 'node:http';
 import type { Peer } from '../../engine/peer.js';
 import type { JobView, PeerListener } from '../../engine/types.js';
 import type { HttpContext } from './context.js';
 import { SERVER_HEADER } from './context.js';
 import { errorBody, HttpErrors, type HttpErrorSpec } from './errors.js';
 import { sendError } from './respond.js';
+import type { HttpResponse } from './wire/response.js';
 
-/** Results up to this size are written with the head in a single write. */
-const SMALL_BODY_BYTES = 4096;
 const COMPLETE_TRAILER = { 'X-Gearman-Command': 'WORK_COMPLETE' } as const;
 
 const Mode = {
@@ -28,14 +26,14 @@ type Mode = (typeof Mode)[keyof typeof Mode];
  */
 export class HttpExchange implements PeerListener {
   readonly ctx: HttpContext;
-  readonly res: ServerResponse;
+  readonly res: HttpResponse;
   readonly address: string;
   readonly peer: Peer;
   handle = '';
   private mode: Mode;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(ctx: HttpContext, res: ServerResponse, address: string, eventStream: boolean) {
+  constructor(ctx: HttpContext, res: HttpResponse, address: string, eventStream: boolean) {
     this.ctx = ctx;
     this.res = res;
     this.address = address;
@@ -43,7 +41,7 @@ export class HttpExchange implements PeerListener {
     this.peer = ctx.engine.connect(this, address);
     const waits = ctx.waitsByAddress;
     waits.set(address, (waits.get(address) ?? 0) + 1);
-    res.once('close', () => this.release());
+    res.whenClosed(() => this.release());
   }
 
   /** The job was accepted: start the wait (and the event stream). */
@@ -130,14 +128,9 @@ export class HttpExchange implements PeerListener {
         'X-Gearman-Command', 'WORK_COMPLETE',
         'Content-Length', String(data.length),
       ]);
-      // A small result goes out as a latin1 string: node:http then sends head and body in
-      // one write instead of a writev of two buffers (a measurable saving per request).
-      if (data.length <= SMALL_BODY_BYTES) this.res.end(data.toString('latin1'), 'latin1');
-      else this.res.end(data);
+      this.res.end(data); // a small result goes out in one write with the head
     } else if (mode === Mode.streaming) {
-      if (data.length > 0) this.res.write(data);
-      this.res.addTrailers(COMPLETE_TRAILER);
-      this.res.end();
+      this.res.end(data, COMPLETE_TRAILER);
     } else if (mode === Mode.events) {
       this.event('complete', data);
       this.res.end();
@@ -189,7 +182,7 @@ export class HttpExchange implements PeerListener {
     let text = `event: ${name}\n`;
     const lines = payload.toString('utf8').split(/\r\n|\r|\n/);
     for (const line of lines) text += `data: ${line}\n`;
-    this.res.write(text + '\n');
+    this.res.write(Buffer.from(text + '\n'));
     this.checkBacklog();
   }
 

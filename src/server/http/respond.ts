@@ -1,13 +1,13 @@
-import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorBody, isRetryable, RETRY_AFTER_SECONDS, type HttpErrorSpec } from './errors.js';
 import { SERVER_HEADER } from './context.js';
+import type { HttpResponse } from './wire/response.js';
 
 /**
  * Send a catalogue error as JSON. `close` ends the connection after it (the request body was
  * not read, or the connection cannot be trusted any more). `extra` is a flat header list.
  */
-export function sendError(res: ServerResponse, spec: HttpErrorSpec, close = false, extra?: readonly string[]): void {
+export function sendError(res: HttpResponse, spec: HttpErrorSpec, close = false, extra?: readonly string[]): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -16,21 +16,18 @@ export function sendError(res: ServerResponse, spec: HttpErrorSpec, close = fals
   const headers: string[] = ['Server', SERVER_HEADER, 'Content-Type', 'application/json', 'Content-Length', String(body.length)];
   if (isRetryable(spec)) headers.push('Retry-After', RETRY_AFTER_SECONDS);
   if (extra !== undefined) for (const h of extra) headers.push(h);
-  if (close) {
-    headers.push('Connection', 'close');
-    closeAfter(res);
-  }
+  if (close) res.closeAfter = true;
   res.writeHead(spec.status, headers);
   res.end(body);
 }
 
 /** A whole reply of the reserved API (not on the hot path); a HEAD request gets the headers only. */
-export function sendBody(res: ServerResponse, status: number, contentType: string, body: Buffer, head = false): void {
+export function sendBody(res: HttpResponse, status: number, contentType: string, body: Buffer, head = false): void {
   res.writeHead(status, ['Server', SERVER_HEADER, 'Content-Type', contentType, 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
   res.end(head ? undefined : body);
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, head = false): void {
+export function sendJson(res: HttpResponse, status: number, value: unknown, head = false): void {
   sendBody(res, status, 'application/json', Buffer.from(JSON.stringify(value) + '\n'), head);
 }
 
@@ -38,17 +35,10 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
 const LINGER_MS = 2000;
 
 /**
- * Close the connection once this response is written, with a lingering close (RFC 9112
- * 9.6): a body we did not read may still be arriving, and closing at once would reset the
- * connection and lose the response. node:http calls socket.destroySoon() after a
- * `Connection: close` response; on this one socket it half-closes and cuts later instead.
+ * Close after the last response with a lingering close (RFC 9112 9.6): a body we did not
+ * read may still be arriving, and closing at once would reset the connection and lose the
+ * response. Half-close, read and drop what still comes, cut after LINGER_MS.
  */
-export function closeAfter(res: ServerResponse): void {
-  const socket = res.socket;
-  if (socket === null) return;
-  (socket as unknown as { destroySoon: () => void }).destroySoon = () => lingerClose(socket);
-}
-
 export function lingerClose(socket: Socket): void {
   if (socket.destroyed) return;
   socket.end();

@@ -1,0 +1,355 @@
+/**
+ * One HTTP/1.1 connection of the front: bytes in, requests out, responses back in request
+ * order. Requests are parsed ahead (pipelining) up to httpMaxPipelined in flight; a response
+ * that is not first in line holds its bytes until the ones before it are done. Every wait is
+ * bounded: the head (headers timeout), the whole request (request timeout), the idle time
+ * between requests (keep-alive timeout); the front's sweeper calls `expire` past `deadline`.
+ */
+import type { Socket } from 'node:net';
+import { rawErrorResponse } from '../raw-response.js';
+import { HttpErrors, type HttpErrorSpec } from '../errors.js';
+import { lingerClose } from '../respond.js';
+import type { SocketOutput } from '../../socket-output.js';
+import { ChunkedDecoder } from './chunked.js';
+import { parseRequestHead, type HeadLimits, type RequestHead } from './request-head.js';
+import { HttpResponse, type ResponseSink } from './response.js';
+
+export interface ConnectionLimits {
+  readonly httpMaxHeaderBytes: number;
+  readonly httpMaxUrlBytes: number;
+  readonly httpHeadersTimeoutMs: number;
+  readonly httpRequestTimeoutMs: number;
+  readonly httpKeepAliveTimeoutMs: number;
+  /** 0: no limit. */
+  readonly httpMaxRequestsPerConnection: number;
+  /** Requests parsed ahead of their responses, at most; then reading stops until one is sent. */
+  readonly httpMaxPipelined: number;
+}
+
+/** Where a request body's bytes go; `data` gets views valid only during the call. */
+export interface BodySink {
+  data(buf: Buffer, start: number, end: number): void;
+  end(): void;
+}
+
+/** A parsed request; its body reaches the sink set with `readBody` (else it is dropped). */
+export class HttpRequest {
+  readonly head: RequestHead;
+  readonly remoteAddress: string;
+  /** Set by the handler during its call; a body no sink takes is read and dropped. */
+  bodySink: BodySink | undefined;
+  /** Passed the guard (it may run twice: at 100-continue, then for the request). */
+  admitted = false;
+
+  constructor(head: RequestHead, remoteAddress: string) {
+    this.head = head;
+    this.remoteAddress = remoteAddress;
+  }
+
+  get method(): string {
+    return this.head.method;
+  }
+
+  get url(): string {
+    return this.head.url;
+  }
+
+  get rawHeaders(): readonly string[] {
+    return this.head.rawHeaders;
+  }
+}
+
+export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
+
+const Reading = {
+  head: 0,
+  /** A Content-Length body: `bodyLeft` bytes to come. */
+  fixedBody: 1,
+  chunkedBody: 2,
+  /** No more requests on this connection. */
+  stopped: 3,
+} as const;
+type Reading = (typeof Reading)[keyof typeof Reading];
+
+const Deadline = {
+  none: 0,
+  /** The request is not all in yet: 408, then close. */
+  request: 1,
+  /** Nothing asked, nothing owed: close quietly. */
+  idle: 2,
+} as const;
+type Deadline = (typeof Deadline)[keyof typeof Deadline];
+
+export class HttpConnection implements ResponseSink {
+  closed = false;
+  /** When the sweeper should act (Date.now() ms; 0 = never), and how. */
+  deadline = 0;
+  deadlineKind: Deadline = Deadline.none;
+  readonly keepAliveSeconds: number;
+  private readonly socket: Socket;
+  private readonly output: SocketOutput;
+  private readonly limits: ConnectionLimits;
+  private readonly headLimits: HeadLimits;
+  private readonly handler: RequestHandler;
+  private readonly address: string;
+  private reading: Reading = Reading.head;
+  /** Bytes received and not yet parsed: a partial head, or requests beyond this.limits.httpMaxPipelined. */
+  private held: Buffer | undefined;
+  /** Responses not yet finished, in request order; the first one writes to the socket. */
+  private readonly responses: HttpResponse[] = [];
+  /** The client's last request (Connection: close, HTTP/1.0, or the per-connection limit) has come. */
+  private lastRequestSeen = false;
+  /** The response of the request whose body is being read. */
+  private bodyOwner: HttpResponse | undefined;
+  /** Bytes of responses waiting behind the first one. */
+  private readonly heldOutput = new Map<HttpResponse, (string | Buffer)[]>();
+  private body: BodySink | undefined;
+  private bodyLeft = 0;
+  private chunked: ChunkedDecoder | undefined;
+  private requests = 0;
+  /** When the request being received began (for the headers and request timeouts). */
+  private requestStartedAt = 0;
+  private paused = false;
+  /** Inside receive(): responses finished meanwhile do not restart parsing themselves. */
+  private parsing = false;
+
+  constructor(socket: Socket, output: SocketOutput, limits: ConnectionLimits, handler: RequestHandler) {
+    this.socket = socket;
+    this.output = output;
+    this.limits = limits;
+    this.headLimits = { maxHeaderBytes: limits.httpMaxHeaderBytes, maxUrlBytes: limits.httpMaxUrlBytes };
+    this.handler = handler;
+    this.address = socket.remoteAddress ?? '-';
+    this.keepAliveSeconds = Math.max(1, Math.floor(limits.httpKeepAliveTimeoutMs / 1000));
+    this.requestStartedAt = Date.now();
+    this.setDeadline(this.requestStartedAt + Math.min(limits.httpHeadersTimeoutMs, limits.httpRequestTimeoutMs), Deadline.request);
+    socket.once('close', () => this.onSocketClose());
+  }
+
+  /** Bytes from the socket; `chunk` may be reused once this returns. */
+  receive(chunk: Buffer): void {
+    if (this.reading === Reading.stopped || this.closed) return;
+    let buf = chunk;
+    if (this.held !== undefined) {
+      buf = Buffer.concat([this.held, chunk]);
+      this.held = undefined;
+    } else if (this.reading === Reading.head) {
+      this.requestStartedAt = Date.now(); // the first bytes of a request
+    }
+    this.parse(buf, buf !== chunk);
+  }
+
+  // ---- ResponseSink ---------------------------------------------------------------
+
+  send(res: HttpResponse, data: string | Buffer): void {
+    if (this.closed || res.dropped) return;
+    if (this.responses[0] !== res) {
+      const queue = this.heldOutput.get(res);
+      if (queue === undefined) this.heldOutput.set(res, [data]);
+      else queue.push(data);
+      return;
+    }
+    if (typeof data === 'string') this.output.writeLatin1(data);
+    else this.output.write(data);
+  }
+
+  finished(res: HttpResponse): void {
+    if (this.responses[0] !== res || this.closed) return; // its turn comes in next()
+    this.next();
+  }
+
+  backlog(res: HttpResponse): number {
+    if (this.responses[0] === res) return this.output.pendingBytes;
+    let bytes = 0;
+    for (const data of this.heldOutput.get(res) ?? []) bytes += data.length;
+    return bytes;
+  }
+
+  mustClose(res: HttpResponse): boolean {
+    return this.lastRequestSeen && this.responses[this.responses.length - 1] === res;
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  /** Past the deadline (the front's sweeper): 408 for a request still arriving, else close. */
+  expire(): void {
+    const kind = this.deadlineKind;
+    this.setDeadline(0, Deadline.none);
+    if (kind === Deadline.request) this.refuse(HttpErrors.requestTimeout);
+    else this.destroy();
+  }
+
+  // ---- reading --------------------------------------------------------------------
+
+  private parse(buf: Buffer, owned: boolean): void {
+    this.parsing = true;
+    let at = 0;
+    const end = buf.length;
+    while (at < end && !this.closed) {
+      if (this.reading === Reading.head) {
+        if (this.responses.length >= this.limits.httpMaxPipelined) break;
+        const parsed = parseRequestHead(buf, at, end, this.headLimits);
+        if (parsed === undefined) break;
+        if ('error' in parsed) {
+          this.parsing = false;
+          return this.refuse(parsed.error);
+        }
+        at = parsed.end;
+        this.startRequest(parsed.head);
+      } else if (this.reading === Reading.fixedBody) {
+        const take = Math.min(this.bodyLeft, end - at);
+        this.body?.data(buf, at, at + take);
+        at += take;
+        this.bodyLeft -= take;
+        if (this.bodyLeft === 0) this.endBody();
+      } else if (this.reading === Reading.chunkedBody) {
+        const result = this.chunked!.push(buf, at, end, (b, s, e) => this.body?.data(b, s, e));
+        if (typeof result !== 'number') {
+          this.parsing = false;
+          return this.refuse(result);
+        }
+        at += result;
+        if (this.chunked!.done) this.endBody();
+      } else {
+        at = end; // stopped: the rest is not read
+      }
+    }
+    this.parsing = false;
+    if (this.closed || this.reading === Reading.stopped || at >= end) return;
+    // Keep what is left: copied out of a shared receive buffer, else a view of our own copy.
+    this.held = owned ? buf.subarray(at) : Buffer.from(buf.subarray(at));
+    if (this.reading === Reading.head && this.responses.length >= this.limits.httpMaxPipelined) {
+      this.pause();
+    } else if (this.reading === Reading.head && this.deadlineKind !== Deadline.request) {
+      this.setDeadline(this.requestStartedAt + this.limits.httpHeadersTimeoutMs, Deadline.request);
+    }
+  }
+
+  private startRequest(head: RequestHead): void {
+    this.requests++;
+    const max = this.limits.httpMaxRequestsPerConnection;
+    this.lastRequestSeen = !head.keepAlive || (max > 0 && this.requests >= max);
+    const req = new HttpRequest(head, this.address);
+    const res = new HttpResponse(this, head.method === 'HEAD', head.versionMinor);
+    this.responses.push(res);
+    const hasBody = head.chunked || head.contentLength > 0;
+    if (hasBody) {
+      this.reading = head.chunked ? Reading.chunkedBody : Reading.fixedBody;
+      this.bodyLeft = head.contentLength;
+      this.chunked = head.chunked ? new ChunkedDecoder(this.limits.httpMaxHeaderBytes) : undefined;
+      this.bodyOwner = res;
+      this.setDeadline(this.requestStartedAt + this.limits.httpRequestTimeoutMs, Deadline.request);
+    } else {
+      this.reading = this.lastRequestSeen ? Reading.stopped : Reading.head;
+      this.setDeadline(0, Deadline.none);
+    }
+    this.handler(req, res);
+    if (hasBody) this.body = req.bodySink;
+    else req.bodySink?.end();
+  }
+
+  private endBody(): void {
+    const sink = this.body;
+    this.body = undefined;
+    this.chunked = undefined;
+    this.bodyOwner = undefined;
+    this.reading = this.lastRequestSeen ? Reading.stopped : Reading.head;
+    this.requestStartedAt = Date.now();
+    this.setDeadline(0, Deadline.none);
+    sink?.end();
+    // The last request's answer may have gone out before its body was all in.
+    if (this.reading === Reading.stopped && this.responses.length === 0 && !this.closed) this.closeAfterResponse();
+  }
+
+  // ---- responses ------------------------------------------------------------------
+
+  /** The first response is done: retire it, let the next one write, read on if paused. */
+  private next(): void {
+    while (this.responses.length > 0 && !this.closed) {
+      const done = this.responses[0]!;
+      if (!done.ended) break;
+      this.responses.shift();
+      done.closed();
+      if (done.closeAfter) return this.closeAfterResponse();
+      const following = this.responses[0];
+      if (following === undefined) break;
+      const queued = this.heldOutput.get(following);
+      if (queued !== undefined) {
+        this.heldOutput.delete(following);
+        for (const data of queued) this.send(following, data);
+      }
+    }
+    if (this.closed) return;
+    if (this.responses.length === 0 && this.reading === Reading.stopped) return this.closeAfterResponse();
+    if (this.responses.length === 0 && this.held === undefined && this.reading === Reading.head) {
+      this.setDeadline(Date.now() + this.limits.httpKeepAliveTimeoutMs, Deadline.idle);
+    }
+    if (this.paused && this.responses.length < this.limits.httpMaxPipelined) this.resume();
+  }
+
+  /** The last response is on its way: half-close after it, read and drop what still comes. */
+  private closeAfterResponse(): void {
+    this.reading = Reading.stopped;
+    this.held = undefined;
+    this.closed = true;
+    for (const res of this.responses.splice(0)) res.closed();
+    this.heldOutput.clear();
+    lingerClose(this.socket);
+  }
+
+  /**
+   * A request that cannot be parsed or arrived too slowly: an error response after those
+   * already owed, then close. The request whose body was being read is dropped unanswered
+   * (its handler waits for a body that will not come), unless its answer has begun.
+   */
+  private refuse(spec: HttpErrorSpec): void {
+    if (this.closed) return;
+    this.reading = Reading.stopped;
+    this.held = undefined;
+    this.body = undefined;
+    const unread = this.bodyOwner;
+    this.bodyOwner = undefined;
+    if (unread !== undefined && !unread.ended) {
+      if (unread.headersSent) return this.destroy();
+      this.responses.splice(this.responses.indexOf(unread), 1);
+      this.heldOutput.delete(unread);
+      unread.drop();
+    }
+    const res = new HttpResponse(this, false, 1);
+    this.responses.push(res);
+    res.endRaw(rawErrorResponse(spec));
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resume(): void {
+    this.paused = false;
+    const held = this.held;
+    if (held !== undefined && !this.parsing) {
+      this.held = undefined;
+      this.parse(held, true);
+    }
+    if (!this.paused && !this.closed) this.socket.resume();
+  }
+
+  private setDeadline(at: number, kind: Deadline): void {
+    this.deadline = at;
+    this.deadlineKind = kind;
+  }
+
+  private onSocketClose(): void {
+    this.closed = true;
+    this.reading = Reading.stopped;
+    this.held = undefined;
+    this.body = undefined;
+    for (const res of this.responses.splice(0)) res.closed();
+    this.heldOutput.clear();
+  }
+}
