@@ -285,3 +285,34 @@ describe('HTTP request timeout vs a long foreground wait', () => {
     w.close();
   });
 });
+
+describe('HTTP pipelining limit', () => {
+  let server: RunningServer;
+  let worker: RawWorker;
+  before(async () => {
+    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--http-max-pipelined', '2'] });
+    worker = await RawWorker.start(server.port, { p: () => 'hold' });
+  });
+  after(async () => {
+    worker?.close();
+    await server?.stop();
+  });
+
+  test('--http-max-pipelined: only that many requests of a connection are worked on; the rest wait unread', async () => {
+    const conn = await RawConnection.open(server.httpPort!);
+    conn.write(['one', 'two', 'six'].map((w) => `POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\n${w}`).join(''));
+    const first = await worker.grabbed(1);
+    const second = await worker.grabbed(2);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(worker.jobs.length, 2, 'the third request is not read while two are in progress');
+    worker.send(first.handle, [{ complete: 'ONE' }]);
+    assert.equal((await conn.read()).body.toString(), 'ONE');
+    const third = await worker.grabbed(3);
+    assert.equal(third.workload.toString(), 'six');
+    worker.send(third.handle, [{ complete: 'SIX' }]);
+    worker.send(second.handle, [{ complete: 'TWO' }]);
+    assert.equal((await conn.read()).body.toString(), 'TWO');
+    assert.equal((await conn.read()).body.toString(), 'SIX');
+    conn.close();
+  });
+});
