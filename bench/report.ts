@@ -175,12 +175,13 @@ export function renderHttp(result: { skipped?: string; scenarios?: readonly stri
     );
     const [first, second] = found;
     const rate = first?.result && second?.result ? second.result.requestsPerSec / first.result.requestsPerSec : NaN;
-    return [scenario, ...cells, ...(servers.length === 2 ? [ratio(rate)] : [])];
+    const p99 = first?.result && second?.result ? second.result.p99Ms / first.result.p99Ms : NaN;
+    return [scenario, ...cells, ...(servers.length === 2 ? [ratio(rate), ratio(p99)] : [])];
   });
-  const header = ['scenario', ...servers.flatMap((s) => [`${s} req/s`, 'p50 ms', 'p99 ms', 'server CPU µs/req']), ...(servers.length === 2 ? ['ratio req/s'] : [])];
+  const header = ['scenario', ...servers.flatMap((s) => [`${s} req/s`, 'p50 ms', 'p99 ms', 'server CPU µs/req']), ...(servers.length === 2 ? ['ratio req/s', 'ratio p99'] : [])];
   const failures = runs.filter((r) => r.error !== undefined).map((r) => `- ${r.server} ${r.scenario}: ${r.error}`);
   return [
-    'POST /reverse with a 12-byte body, 4 raw reverse workers; background rows send X-Gearman-Background.',
+    'POST /reverse with a 12-byte body; 1w/4w: 1 or 4 raw reverse workers; background rows send X-Gearman-Background. Ratios: Gearport / gearmand (p99 below 1.00x is better).',
     '',
     table(header, rows),
     ...(failures.length > 0 ? ['', ...failures] : []),

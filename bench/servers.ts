@@ -30,12 +30,13 @@ export async function startGearportIsolated(args: string[], options: { http?: bo
 
 
 /** Resolve once the admin `status` shows `workers` workers for `fn` (bounded wait). */
-export async function waitForWorkers(host: string, port: number, fn: string, workers: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForWorkers(host: string, port: number, fn: string, workers: number, timeoutMs = 10_000, exactly = false): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const text = await adminCommand(host, port, 'status');
     const line = text.split('\n').find((l) => l.startsWith(`${fn}\t`));
-    if (line !== undefined && Number(line.split('\t')[3]) >= workers) return;
+    const count = line === undefined ? 0 : Number(line.split('\t')[3]);
+    if (exactly ? count === workers : count >= workers) return;
     if (Date.now() > until) throw new Error(`${workers} workers for ${fn} did not register within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }

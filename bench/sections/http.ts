@@ -1,8 +1,8 @@
 /**
  * Section "http": the HTTP front (Gearport --http-port vs gearmand -r http) with the HTTP
  * load generator of bench/http-load.ts (written separately: httpLoad(options)). The server
- * gets 4 reverse workers in their own child (http-load.js --workers), the generator runs in
- * another child, so neither shares a process with the server or with this orchestrator.
+ * gets 1, then 4 reverse workers in their own child (http-load.js --workers), the generator
+ * runs in another child, so neither shares a process with the server or with this orchestrator.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,13 +15,16 @@ import { cpuSeconds } from '../proc.js';
 import { benchDir, loadOptional } from './optional-module.js';
 
 const MODULE = 'http-load.js';
-const WORKERS = 4;
 const FUNCTION = 'reverse'; // the path the generator posts to, and its workers' function
+/** Grouped by worker count: the workers' child is replaced when the count changes. */
 const SCENARIOS = [
-  { label: 'fg 1 conn', connections: 1, background: false },
-  { label: 'fg 16 conn', connections: 16, background: false },
-  { label: 'fg 64 conn', connections: 64, background: false },
-  { label: 'bg 64 conn', connections: 64, background: true },
+  { label: 'fg 1w 1 conn', workers: 1, connections: 1, background: false },
+  { label: 'fg 1w 16 conn', workers: 1, connections: 16, background: false },
+  { label: 'fg 1w 64 conn', workers: 1, connections: 64, background: false },
+  { label: 'fg 4w 1 conn', workers: 4, connections: 1, background: false },
+  { label: 'fg 4w 16 conn', workers: 4, connections: 16, background: false },
+  { label: 'fg 4w 64 conn', workers: 4, connections: 64, background: false },
+  { label: 'bg 4w 64 conn', workers: 4, connections: 64, background: true },
 ] as const;
 
 export interface HttpRun {
@@ -51,16 +54,24 @@ export async function httpSection(config: BenchConfig, log: (line: string) => vo
   for (const { label, start } of servers) {
     let server: RunningServer | undefined;
     let workers: ChildProcess | undefined;
+    let workerCount = 0;
     try {
       server = await start();
-      workers = fork(modulePath, ['--workers', String(server.port), String(WORKERS)], { stdio: 'inherit' });
-      await waitForWorkers(server.host, server.port, FUNCTION, WORKERS);
       const base = { host: server.host, port: server.httpPort!, gearPort: server.port, path: `/${FUNCTION}` };
       const timeoutMs = config.seconds * 1000 + 90_000;
-      // Warm-up (connections, JIT), not recorded.
-      await runModuleInChild(modulePath, 'httpLoad', [{ ...base, connections: 16, seconds: config.warmupSeconds, background: false }], timeoutMs);
       for (const scenario of SCENARIOS) {
         try {
+          if (scenario.workers !== workerCount) {
+            if (workers !== undefined) {
+              workers.kill();
+              await waitForWorkers(server.host, server.port, FUNCTION, 0, 10_000, true);
+            }
+            workers = fork(modulePath, ['--workers', String(server.port), String(scenario.workers)], { stdio: 'inherit' });
+            workerCount = scenario.workers;
+            await waitForWorkers(server.host, server.port, FUNCTION, scenario.workers, 10_000, true);
+            // Warm-up (connections, JIT), not recorded.
+            await runModuleInChild(modulePath, 'httpLoad', [{ ...base, connections: 16, seconds: config.warmupSeconds, background: false }], timeoutMs);
+          }
           const cpuBefore = cpuSeconds(server.pid);
           const result = (await runModuleInChild(modulePath, 'httpLoad', [{ ...base, connections: scenario.connections, seconds: config.seconds, background: scenario.background }], timeoutMs)) as HttpRun['result'];
           const requests = result!.requestsPerSec * config.seconds;
