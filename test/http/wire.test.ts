@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { HeldBytes } from '../../src/server/http/wire/held-bytes.js';
 import { parseRequestHead, headerValue, type HeadLimits, type HeadParse, type RequestHead } from '../../src/server/http/wire/request-head.js';
 import { ChunkedDecoder } from '../../src/server/http/wire/chunked.js';
 import { HttpErrors, type HttpErrorSpec } from '../../src/server/http/errors.js';
@@ -696,6 +697,35 @@ describe('ChunkedDecoder: properties', () => {
         if (typeof d.result === 'number') assert.ok(d.consumed <= arr.length);
         else assert.ok(d.result === HttpErrors.badRequest || d.result === HttpErrors.headersTooLarge, d.result.code);
       }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+describe('HeldBytes', () => {
+  test('appends and consumes behave as one growing byte string (model check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.uint8Array({ maxLength: 1500 }).map((b) => ({ append: Buffer.from(b) })), fc.nat(2000).map((n) => ({ consume: n }))), { maxLength: 40 }),
+        (ops) => {
+          const held = new HeldBytes();
+          let model = Buffer.alloc(0);
+          for (const op of ops) {
+            if ('append' in op) {
+              // Append a slice of a larger buffer, as the connection does with a receive buffer.
+              const framed = Buffer.concat([Buffer.from('xx'), op.append, Buffer.from('yy')]);
+              held.append(framed, 2, 2 + op.append.length);
+              model = Buffer.concat([model, op.append]);
+            } else {
+              held.consume(op.consume);
+              model = model.subarray(Math.min(op.consume, model.length));
+            }
+            assert.equal(held.length, model.length);
+            assert.deepEqual(held.view(), model);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -11,6 +11,7 @@ import { HttpErrors, type HttpErrorSpec } from '../errors.js';
 import { lingerClose } from '../respond.js';
 import type { SocketOutput } from '../../socket-output.js';
 import { ChunkedDecoder } from './chunked.js';
+import { HeldBytes } from './held-bytes.js';
 import { parseRequestHead, type HeadLimits, type RequestHead } from './request-head.js';
 import { HttpResponse, type ResponseSink } from './response.js';
 
@@ -94,7 +95,7 @@ export class HttpConnection implements ResponseSink {
   private readonly address: string;
   private reading: Reading = Reading.head;
   /** Bytes received and not yet parsed: a partial head, or requests beyond this.limits.httpMaxPipelined. */
-  private held: Buffer | undefined;
+  private readonly held = new HeldBytes();
   /** Responses not yet finished, in request order; the first one writes to the socket. */
   private readonly responses: HttpResponse[] = [];
   /** The client's last request (Connection: close, HTTP/1.0, or the per-connection limit) has come. */
@@ -129,14 +130,17 @@ export class HttpConnection implements ResponseSink {
   /** Bytes from the socket; `chunk` may be reused once this returns. */
   receive(chunk: Buffer): void {
     if (this.reading === Reading.stopped || this.closed) return;
-    let buf = chunk;
-    if (this.held !== undefined) {
-      buf = Buffer.concat([this.held, chunk]);
-      this.held = undefined;
-    } else if (this.reading === Reading.head) {
-      this.requestStartedAt = Date.now(); // the first bytes of a request
+    if (this.held.length > 0) {
+      this.held.append(chunk, 0, chunk.length);
+      // A held head can only be completed by an LF, or refused at the size limit: until then
+      // (and while paused) there is nothing new to parse.
+      if (this.paused || (this.reading === Reading.head && chunk.indexOf(10) === -1 && this.held.length < this.limits.httpMaxHeaderBytes)) return;
+      return this.parseHeld();
     }
-    this.parse(buf, buf !== chunk);
+    if (this.reading === Reading.head) this.requestStartedAt = Date.now(); // the first bytes of a request
+    const at = this.parse(chunk);
+    if (at < chunk.length && !this.closed && (this.reading as Reading) !== Reading.stopped) this.held.append(chunk, at, chunk.length);
+    this.afterParse();
   }
 
   // ---- ResponseSink ---------------------------------------------------------------
@@ -185,7 +189,8 @@ export class HttpConnection implements ResponseSink {
 
   // ---- reading --------------------------------------------------------------------
 
-  private parse(buf: Buffer, owned: boolean): void {
+  /** Parse what can be parsed of `buf`; returns how far it got. */
+  private parse(buf: Buffer): number {
     this.parsing = true;
     let at = 0;
     const end = buf.length;
@@ -196,7 +201,8 @@ export class HttpConnection implements ResponseSink {
         if (parsed === undefined) break;
         if ('error' in parsed) {
           this.parsing = false;
-          return this.refuse(parsed.error);
+          this.refuse(parsed.error);
+          return end;
         }
         at = parsed.end;
         this.startRequest(parsed.head);
@@ -210,7 +216,8 @@ export class HttpConnection implements ResponseSink {
         const result = this.chunked!.push(buf, at, end, (b, s, e) => this.body?.data(b, s, e));
         if (typeof result !== 'number') {
           this.parsing = false;
-          return this.refuse(result);
+          this.refuse(result);
+          return end;
         }
         at += result;
         if (this.chunked!.done) this.endBody();
@@ -219,9 +226,18 @@ export class HttpConnection implements ResponseSink {
       }
     }
     this.parsing = false;
-    if (this.closed || this.reading === Reading.stopped || at >= end) return;
-    // Keep what is left: copied out of a shared receive buffer, else a view of our own copy.
-    this.held = owned ? buf.subarray(at) : Buffer.from(buf.subarray(at));
+    return at;
+  }
+
+  private parseHeld(): void {
+    this.held.consume(this.parse(this.held.view()));
+    this.afterParse();
+  }
+
+  /** Bytes left over: pause at the pipelining limit, else time the head they begin. */
+  private afterParse(): void {
+    if (this.closed || this.reading === Reading.stopped) return this.held.clear();
+    if (this.held.length === 0) return;
     if (this.reading === Reading.head && this.responses.length >= this.limits.httpMaxPipelined) {
       this.pause();
     } else if (this.reading === Reading.head && this.deadlineKind !== Deadline.request) {
@@ -285,7 +301,7 @@ export class HttpConnection implements ResponseSink {
     }
     if (this.closed) return;
     if (this.responses.length === 0 && this.reading === Reading.stopped) return this.closeAfterResponse();
-    if (this.responses.length === 0 && this.held === undefined && this.reading === Reading.head) {
+    if (this.responses.length === 0 && this.held.length === 0 && this.reading === Reading.head) {
       this.setDeadline(Date.now() + this.limits.httpKeepAliveTimeoutMs, Deadline.idle);
     }
     if (this.paused && this.responses.length < this.limits.httpMaxPipelined) this.resume();
@@ -294,7 +310,7 @@ export class HttpConnection implements ResponseSink {
   /** The last response is on its way: half-close after it, read and drop what still comes. */
   private closeAfterResponse(): void {
     this.reading = Reading.stopped;
-    this.held = undefined;
+    this.held.clear();
     this.closed = true;
     for (const res of this.responses.splice(0)) res.closed();
     this.heldOutput.clear();
@@ -309,7 +325,7 @@ export class HttpConnection implements ResponseSink {
   private refuse(spec: HttpErrorSpec): void {
     if (this.closed) return;
     this.reading = Reading.stopped;
-    this.held = undefined;
+    this.held.clear();
     this.body = undefined;
     const unread = this.bodyOwner;
     this.bodyOwner = undefined;
@@ -331,11 +347,7 @@ export class HttpConnection implements ResponseSink {
 
   private resume(): void {
     this.paused = false;
-    const held = this.held;
-    if (held !== undefined && !this.parsing) {
-      this.held = undefined;
-      this.parse(held, true);
-    }
+    if (this.held.length > 0 && !this.parsing) this.parseHeld();
     if (!this.paused && !this.closed) this.socket.resume();
   }
 
@@ -347,7 +359,7 @@ export class HttpConnection implements ResponseSink {
   private onSocketClose(): void {
     this.closed = true;
     this.reading = Reading.stopped;
-    this.held = undefined;
+    this.held.clear();
     this.body = undefined;
     for (const res of this.responses.splice(0)) res.closed();
     this.heldOutput.clear();
