@@ -316,3 +316,30 @@ describe('HTTP pipelining limit', () => {
     conn.close();
   });
 });
+
+describe('HTTP output backpressure', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--output-high-water', '64k'] });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('--output-high-water: a client that does not read its responses is not read from either', async () => {
+    // 3,000 OpenAPI documents (about 60 MiB) are more than the kernel buffers of both ends
+    // hold; a background job requested behind them shows whether the server read that far.
+    const conn = await RawConnection.open(server.httpPort!);
+    conn.socket.pause();
+    const requests = 'GET /_gearport/openapi.json HTTP/1.1\r\n\r\n'.repeat(3000);
+    conn.write(requests + 'POST /behindTheDocs HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1\r\n\r\nx');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await functionStatus(server.port)).get('behindTheDocs'), undefined, 'the last request was not read while responses pile up');
+    conn.socket.resume();
+    for (let i = 0; i < 3000; i++) assert.equal((await conn.read()).status, 200);
+    const last = await conn.read();
+    assert.equal(last.headers['x-gearman-command'], 'JOB_CREATED');
+    assert.equal((await functionStatus(server.port)).get('behindTheDocs')?.[0], 1);
+    conn.close();
+  });
+});

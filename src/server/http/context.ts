@@ -21,6 +21,7 @@ export type HttpLimits = Pick<
   | 'httpWaitTimeoutMs'
   | 'httpMaxWaitTimeoutMs'
   | 'maxOutputBuffer'
+  | 'outputHighWaterMark'
   | 'backlog'
   | 'security'
 >;

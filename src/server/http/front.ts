@@ -96,7 +96,7 @@ export class HttpFrontServer implements HttpFront {
       return;
     }
     socket.setNoDelay(true);
-    connection = new HttpConnection(socket, openOutput(socket, plain, () => {}), this.ctx.limits, this.onRequestBound);
+    connection = new HttpConnection(socket, openOutput(socket, plain, () => connection!.drained()), this.ctx.limits, this.onRequestBound);
     if (!plain) socket.on('data', (chunk: Buffer) => connection!.receive(chunk));
     this.sockets.add(socket);
     this.connections.add(connection);

@@ -1,6 +1,7 @@
 /**
  * One HTTP/1.1 connection of the front: bytes in, requests out, responses back in request
- * order. Requests are parsed ahead (pipelining) up to httpMaxPipelined in flight; a response
+ * order. Requests are parsed ahead (pipelining) up to httpMaxPipelined in flight, and
+ * not at all while the client leaves more than outputHighWaterMark of responses unread; a response
  * that is not first in line holds its bytes until the ones before it are done. Every wait is
  * bounded: the head (headers timeout), the whole request (request timeout), the idle time
  * between requests (keep-alive timeout); the front's sweeper calls `expire` past `deadline`.
@@ -25,6 +26,8 @@ export interface ConnectionLimits {
   readonly httpMaxRequestsPerConnection: number;
   /** Requests parsed ahead of their responses, at most; then reading stops until one is sent. */
   readonly httpMaxPipelined: number;
+  /** Unsent response bytes at which reading stops until the client has taken them. */
+  readonly outputHighWaterMark: number;
 }
 
 /** Where a request body's bytes go; `data` gets views valid only during the call. */
@@ -196,7 +199,7 @@ export class HttpConnection implements ResponseSink {
     const end = buf.length;
     while (at < end && !this.closed) {
       if (this.reading === Reading.head) {
-        if (this.responses.length >= this.limits.httpMaxPipelined) break;
+        if (!this.mayParse()) break;
         const parsed = parseRequestHead(buf, at, end, this.headLimits);
         if (parsed === undefined) break;
         if ('error' in parsed) {
@@ -238,7 +241,7 @@ export class HttpConnection implements ResponseSink {
   private afterParse(): void {
     if (this.closed || this.reading === Reading.stopped) return this.held.clear();
     if (this.held.length === 0) return;
-    if (this.reading === Reading.head && this.responses.length >= this.limits.httpMaxPipelined) {
+    if (this.reading === Reading.head && !this.mayParse()) {
       this.pause();
     } else if (this.reading === Reading.head && this.deadlineKind !== Deadline.request) {
       this.setDeadline(this.requestStartedAt + this.limits.httpHeadersTimeoutMs, Deadline.request);
@@ -304,7 +307,17 @@ export class HttpConnection implements ResponseSink {
     if (this.responses.length === 0 && this.held.length === 0 && this.reading === Reading.head) {
       this.setDeadline(Date.now() + this.limits.httpKeepAliveTimeoutMs, Deadline.idle);
     }
-    if (this.paused && this.responses.length < this.limits.httpMaxPipelined) this.resume();
+    if (this.paused && this.mayParse()) this.resume();
+  }
+
+  /** The client has taken every response byte: read on if reading was paused for it. */
+  drained(): void {
+    if (this.paused && !this.closed && this.mayParse()) this.resume();
+  }
+
+  /** Whether another request may be taken on: few enough in flight, and responses being read. */
+  private mayParse(): boolean {
+    return this.responses.length < this.limits.httpMaxPipelined && this.output.pendingBytes <= this.limits.outputHighWaterMark;
   }
 
   /** The last response is on its way: half-close after it, read and drop what still comes. */
