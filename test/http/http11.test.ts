@@ -104,6 +104,15 @@ describe('HTTP/1.1 behaviour', () => {
     await eventually(async () => (await functionStatus(server.port)).get('noWorkerYet')?.[0] === 0);
   });
 
+  test('a client that half-closes after its request: its queued job is withdrawn and the connection closed', async () => {
+    const conn = await RawConnection.open(port);
+    conn.write('POST /noWorkerHalfClose HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc');
+    await eventually(async () => (await functionStatus(server.port)).get('noWorkerHalfClose')?.[0] === 1);
+    conn.socket.end();
+    assert.ok(await conn.closesWithin(2000));
+    await eventually(async () => (await functionStatus(server.port)).get('noWorkerHalfClose')?.[0] === 0);
+  });
+
   test('the job stays while another client shares it through its unique id', async () => {
     const a = await RawConnection.open(port);
     const b = await RawConnection.open(port);

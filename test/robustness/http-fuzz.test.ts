@@ -11,6 +11,8 @@ import fc from 'fast-check';
 import { readGearmanHeaders } from '../../src/server/http/gearman-headers.js';
 import { Priority } from '../../src/engine/types.js';
 import { startGearport, type RunningServer } from '../helpers/servers.js';
+import { RawConnection } from '../http/raw-http.js';
+import { RawWorker, reverse } from '../http/raw-worker.js';
 
 test('readGearmanHeaders never throws and yields a valid request description', () => {
   const name = fc.constantFrom('X-Gearman-Unique', 'x-gearman-background', 'X-GEARMAN-PRIORITY', 'X-Gearman-Timeout', 'Content-Length', 'Transfer-Encoding', 'Accept', 'Other');
@@ -85,5 +87,72 @@ describe('HTTP front under fuzzed requests', () => {
     assert.equal(server.process.exitCode, null, 'the server is still running');
     const health = await fetch(`http://127.0.0.1:${server.httpPort}/_gearport/health`);
     assert.equal(health.status, 200);
+  });
+});
+
+describe('HTTP front: the same bytes get the same answers however they are split', () => {
+  let server: RunningServer;
+  let worker: RawWorker;
+  before(async () => {
+    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--http-max-body', '4k'] });
+    worker = await RawWorker.start(server.port, { reverse });
+  });
+  after(async () => {
+    worker?.close();
+    await server?.stop();
+  });
+
+  /** Status, headers (no Date, no handle: they differ between runs) and body of each response until `count` or a close. */
+  async function answers(bytes: Buffer, pieces: number[], count: number): Promise<string[]> {
+    const conn = await RawConnection.open(server.httpPort!);
+    conn.socket.setNoDelay(true);
+    let at = 0;
+    for (const cut of [...pieces, bytes.length]) {
+      if (cut <= at) continue;
+      conn.write(bytes.subarray(at, cut));
+      at = cut;
+      await new Promise((r) => setTimeout(r, 2)); // separate segments
+    }
+    const out: string[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const res = await conn.read({ timeoutMs: 5000, head: out.length < heads.length && heads[out.length] === true });
+        const headers = Object.entries(res.headers).filter(([name]) => name !== 'date' && name !== 'x-gearman-job-handle');
+        out.push(`${res.statusLine}\n${headers.map(([n, v]) => `${n}: ${v}`).join('\n')}\n\n${res.body.toString('latin1')}`);
+      }
+    } catch {
+      out.push('(closed)');
+    } finally {
+      conn.close();
+    }
+    return out;
+  }
+  /** Which of the current stream's requests are HEAD (their responses have no body). */
+  let heads: boolean[] = [];
+
+  test('pipelined requests split at arbitrary points: answers equal those to the unsplit bytes', async () => {
+    const word = fc.stringMatching(/^[a-z0-9]{0,24}$/);
+    const request = fc.oneof(
+      word.map((w) => ({ text: `POST /reverse HTTP/1.1\r\nContent-Length: ${w.length}\r\n\r\n${w}`, head: false })),
+      fc.tuple(word, fc.nat(24)).map(([w, n]) => {
+        const cut = Math.min(n, w.length);
+        const chunk = (s: string) => (s === '' ? '' : `${s.length.toString(16)};x=y\r\n${s}\r\n`);
+        return { text: `PUT /reverse HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(w.slice(0, cut))}${chunk(w.slice(cut))}0\r\nT: v\r\n\r\n`, head: false };
+      }),
+      word.map((w) => ({ text: `GET /reverse?${w} HTTP/1.1\r\nX-Gearman-Unique: ${w}x\r\n\r\n`, head: false })),
+      fc.constant({ text: 'GET /_gearport/health HTTP/1.1\r\n\r\n', head: false }),
+      fc.constant({ text: 'HEAD /reverse HTTP/1.1\r\n\r\n', head: true }),
+      fc.constant({ text: 'POST /reverse HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab', head: false }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(400), { maxLength: 6 }), async (requests, cuts) => {
+        const bytes = Buffer.from(requests.map((r) => r.text).join(''), 'latin1');
+        heads = requests.map((r) => r.head);
+        const whole = await answers(bytes, [], requests.length);
+        const split = await answers(bytes, cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), requests.length);
+        assert.deepEqual(split, whole);
+      }),
+      { numRuns: 25 },
+    );
   });
 });
