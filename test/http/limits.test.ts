@@ -110,6 +110,16 @@ describe('HTTP size, time and count limits', () => {
     assert.ok(Date.now() - started >= 250);
   });
 
+  test('answered before its body was all in, then idle: the connection is closed after the keep-alive time', async () => {
+    const conn = await RawConnection.open(port);
+    conn.write('POST /_gearport/health HTTP/1.1\r\nContent-Length: 5\r\n\r\n');
+    const res = await conn.read();
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.connection, 'keep-alive');
+    conn.write('hello'); // the body, read and dropped after the answer
+    assert.ok(await conn.closesWithin(3000), 'an idle connection is not kept forever');
+  });
+
   test('requests per connection: the last allowed response says close', async () => {
     const conn = await RawConnection.open(port);
     const statuses: string[] = [];

@@ -280,8 +280,8 @@ export class HttpConnection implements ResponseSink {
     this.requestStartedAt = Date.now();
     this.setDeadline(0, Deadline.none);
     sink?.end();
-    // The last request's answer may have gone out before its body was all in.
-    if (this.reading === Reading.stopped && this.responses.length === 0 && !this.closed) this.closeAfterResponse();
+    // The answer may have gone out before the body was all in: close, or start the idle time.
+    if (this.responses.length === 0 && !this.closed) this.nothingOwed();
   }
 
   // ---- responses ------------------------------------------------------------------
@@ -303,11 +303,14 @@ export class HttpConnection implements ResponseSink {
       }
     }
     if (this.closed) return;
-    if (this.responses.length === 0 && this.reading === Reading.stopped) return this.closeAfterResponse();
-    if (this.responses.length === 0 && this.held.length === 0 && this.reading === Reading.head) {
-      this.setDeadline(Date.now() + this.limits.httpKeepAliveTimeoutMs, Deadline.idle);
-    }
-    if (this.paused && this.mayParse()) this.resume();
+    if (this.responses.length === 0) this.nothingOwed();
+    if (this.paused && !this.closed && this.mayParse()) this.resume();
+  }
+
+  /** Every response is sent: close after the last request, else the keep-alive time starts. */
+  private nothingOwed(): void {
+    if (this.reading === Reading.stopped) return this.closeAfterResponse();
+    if (this.held.length === 0 && this.reading === Reading.head) this.setDeadline(Date.now() + this.limits.httpKeepAliveTimeoutMs, Deadline.idle);
   }
 
   /** The client has taken every response byte: read on if reading was paused for it. */
