@@ -1,8 +1,9 @@
 /**
- * Bytes of a connection received but not parsed yet: a head still arriving, or requests
- * read beyond the pipelining limit. Appends copy into one buffer that grows by doubling, so
- * a head that trickles in byte by byte costs linear time, not a new concatenation per read.
- * The buffer is let go once empty.
+ * A byte string built from many small pieces: a connection's bytes not parsed yet (a head
+ * still arriving, requests beyond the pipelining limit), or a chunked request body. Appends
+ * copy into one buffer that grows by doubling, so many tiny pieces cost linear time and one
+ * allocation per doubling, not a concatenation or a Buffer object per piece. The buffer is
+ * let go once empty.
  */
 export class HeldBytes {
   private store: Buffer | undefined;
@@ -22,6 +23,15 @@ export class HeldBytes {
   /** The held bytes; valid until the next append or consume. */
   view(): Buffer {
     return this.store === undefined ? EMPTY : this.store.subarray(0, this.length);
+  }
+
+  /** The held bytes as a Buffer of their own (exactly their size), leaving this empty. */
+  take(): Buffer {
+    const store = this.store;
+    const length = this.length;
+    this.clear();
+    if (store === undefined) return EMPTY;
+    return length === store.length ? store : Buffer.from(store.subarray(0, length));
   }
 
   /** Drop the first `count` bytes. */
