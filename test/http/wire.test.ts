@@ -247,6 +247,12 @@ describe('parseRequestHead: refusals', () => {
     assert.equal(refusal('POST / HTTP/1.1\r\nExpect: 100-continue\r\nExpect: 100-continue\r\n\r\n'), HttpErrors.badRequest);
   });
 
+  test('Host is optional (gearmand clients send none), but a second Host is refused', () => {
+    assert.equal(head('GET / HTTP/1.1\r\n\r\n').head.rawHeaders.length, 0);
+    assert.equal(head('GET / HTTP/1.1\r\nHost: a\r\n\r\n').head.rawHeaders[1], 'a');
+    assert.equal(refusal('GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n'), HttpErrors.badRequest);
+  });
+
   test('a transfer coding other than chunked is 501', () => {
     assert.equal(refusal('POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'), HttpErrors.transferCodingUnsupported);
     assert.equal(refusal('POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n'), HttpErrors.transferCodingUnsupported);

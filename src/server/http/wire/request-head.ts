@@ -101,6 +101,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   let transferEncoding: string | undefined;
   let connection = '';
   let expect: string | undefined;
+  let hosts = 0;
   // Header fields up to the empty line that ends the head (at headEnd).
   while (i < headEnd) {
     const nameStart = i;
@@ -119,6 +120,10 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
     const value = buf.toString('latin1', valueStart, valueEnd);
     rawHeaders.push(name, value);
     switch (nameEnd - nameStart) {
+      case 4:
+        // Host is not required (gearmand's clients send none), but two are ambiguous (RFC 9112 3.2).
+        if (name.toLowerCase() === 'host' && hosts++ > 0) return { error: HttpErrors.badRequest };
+        break;
       case 6:
         if (name.toLowerCase() === 'expect') {
           if (expect !== undefined) return { error: HttpErrors.badRequest };
