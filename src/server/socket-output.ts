@@ -20,18 +20,22 @@ export function openOutput(socket: Socket, toHandle: boolean, onDrain: () => voi
 
 class StreamOutput implements SocketOutput {
   private readonly socket: Socket;
+  /** After each write: report a drain once nothing is left (the 'drain' event only follows a full buffer). */
+  private readonly afterWrite: () => void;
 
   constructor(socket: Socket, onDrain: () => void) {
     this.socket = socket;
-    socket.on('drain', onDrain);
+    this.afterWrite = () => {
+      if (socket.writableLength === 0) onDrain();
+    };
   }
 
   write(data: Buffer): void {
-    this.socket.write(data);
+    this.socket.write(data, this.afterWrite);
   }
 
   writeLatin1(text: string): void {
-    this.socket.write(text, 'latin1');
+    this.socket.write(text, 'latin1', this.afterWrite);
   }
 
   get pendingBytes(): number {
