@@ -9,7 +9,6 @@
 import type { Socket } from 'node:net';
 import { rawErrorResponse } from '../raw-response.js';
 import { HttpErrors, type HttpErrorSpec } from '../errors.js';
-import { lingerClose } from '../respond.js';
 import type { SocketOutput } from '../../socket-output.js';
 import { ChunkedDecoder } from './chunked.js';
 import { HeldBytes } from './held-bytes.js';
@@ -65,6 +64,9 @@ export class HttpRequest {
 
 export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
 
+/** How long a closing connection stays open after its last response was taken. */
+const LINGER_MS = 2000;
+
 const Reading = {
   head: 0,
   /** A Content-Length body: `bodyLeft` bytes to come. */
@@ -81,6 +83,8 @@ const Deadline = {
   request: 1,
   /** Nothing asked, nothing owed: close quietly. */
   idle: 2,
+  /** Closing: the last response is being taken (or was, and the client had LINGER_MS to see it). */
+  linger: 3,
 } as const;
 type Deadline = (typeof Deadline)[keyof typeof Deadline];
 
@@ -105,8 +109,8 @@ export class HttpConnection implements ResponseSink {
   private lastRequestSeen = false;
   /** The response of the request whose body is being read. */
   private bodyOwner: HttpResponse | undefined;
-  /** Bytes of responses waiting behind the first one. */
-  private readonly heldOutput = new Map<HttpResponse, (string | Buffer)[]>();
+  /** Bytes of responses waiting behind the first one, with their total. */
+  private readonly heldOutput = new Map<HttpResponse, { parts: (string | Buffer)[]; bytes: number }>();
   private body: BodySink | undefined;
   private bodyLeft = 0;
   private chunked: ChunkedDecoder | undefined;
@@ -152,8 +156,11 @@ export class HttpConnection implements ResponseSink {
     if (this.closed || res.dropped) return;
     if (this.responses[0] !== res) {
       const queue = this.heldOutput.get(res);
-      if (queue === undefined) this.heldOutput.set(res, [data]);
-      else queue.push(data);
+      if (queue === undefined) this.heldOutput.set(res, { parts: [data], bytes: data.length });
+      else {
+        queue.parts.push(data);
+        queue.bytes += data.length;
+      }
       return;
     }
     if (typeof data === 'string') this.output.writeLatin1(data);
@@ -167,9 +174,23 @@ export class HttpConnection implements ResponseSink {
 
   backlog(res: HttpResponse): number {
     if (this.responses[0] === res) return this.output.pendingBytes;
-    let bytes = 0;
-    for (const data of this.heldOutput.get(res) ?? []) bytes += data.length;
-    return bytes;
+    return this.heldOutput.get(res)?.bytes ?? 0;
+  }
+
+  /**
+   * `res` will close the connection: no request after it is read or carried out (RFC 9112
+   * 9.6). Requests already parsed behind it are dropped, their queued jobs withdrawn.
+   */
+  closing(res: HttpResponse): void {
+    this.reading = Reading.stopped;
+    this.held.clear();
+    this.body = undefined;
+    const at = this.responses.indexOf(res);
+    if (at === -1) return;
+    for (const later of this.responses.splice(at + 1)) {
+      this.heldOutput.delete(later);
+      later.drop();
+    }
   }
 
   mustClose(res: HttpResponse): boolean {
@@ -187,7 +208,7 @@ export class HttpConnection implements ResponseSink {
     const kind = this.deadlineKind;
     this.setDeadline(0, Deadline.none);
     if (kind === Deadline.request) this.refuse(HttpErrors.requestTimeout);
-    else this.destroy();
+    else this.socket.destroy(); // idle, or lingering: the client had its time
   }
 
   // ---- reading --------------------------------------------------------------------
@@ -240,7 +261,11 @@ export class HttpConnection implements ResponseSink {
   /** Bytes left over: pause at the pipelining limit, else time the head they begin. */
   private afterParse(): void {
     if (this.closed || this.reading === Reading.stopped) return this.held.clear();
-    if (this.held.length === 0) return;
+    if (this.held.length === 0) {
+      // Answered during the parse while bytes were still held: the idle time starts now.
+      if (this.responses.length === 0 && this.reading === Reading.head && this.deadlineKind === Deadline.none) this.nothingOwed();
+      return;
+    }
     if (this.reading === Reading.head && !this.mayParse()) {
       this.pause();
     } else if (this.reading === Reading.head && this.deadlineKind !== Deadline.request) {
@@ -299,7 +324,7 @@ export class HttpConnection implements ResponseSink {
       const queued = this.heldOutput.get(following);
       if (queued !== undefined) {
         this.heldOutput.delete(following);
-        for (const data of queued) this.send(following, data);
+        for (const data of queued.parts) this.send(following, data);
       }
     }
     if (this.closed) return;
@@ -307,15 +332,24 @@ export class HttpConnection implements ResponseSink {
     if (this.paused && !this.closed && this.mayParse()) this.resume();
   }
 
-  /** Every response is sent: close after the last request, else the keep-alive time starts. */
+  /**
+   * Every response is complete: close after the last request, else the keep-alive time
+   * starts once the client has taken the bytes (until then the request timeout bounds how
+   * long it may take them).
+   */
   private nothingOwed(): void {
     if (this.reading === Reading.stopped) return this.closeAfterResponse();
-    if (this.held.length === 0 && this.reading === Reading.head) this.setDeadline(Date.now() + this.limits.httpKeepAliveTimeoutMs, Deadline.idle);
+    if (this.held.length > 0 || this.reading !== Reading.head) return;
+    const sending = this.output.pendingBytes > 0;
+    this.setDeadline(Date.now() + (sending ? this.limits.httpRequestTimeoutMs : this.limits.httpKeepAliveTimeoutMs), Deadline.idle);
   }
 
-  /** The client has taken every response byte: read on if reading was paused for it. */
+  /** The client has taken every response byte: read on if reading was paused for it, or start the idle or linger time. */
   drained(): void {
-    if (this.paused && !this.closed && this.mayParse()) this.resume();
+    if (this.deadlineKind === Deadline.linger) return this.linger();
+    if (this.closed) return;
+    if (this.paused && this.mayParse()) this.resume();
+    if (this.responses.length === 0 && this.deadlineKind === Deadline.idle) this.nothingOwed();
   }
 
   /** Whether another request may be taken on: few enough in flight, and responses being read. */
@@ -323,14 +357,26 @@ export class HttpConnection implements ResponseSink {
     return this.responses.length < this.limits.httpMaxPipelined && this.output.pendingBytes <= this.limits.outputHighWaterMark;
   }
 
-  /** The last response is on its way: half-close after it, read and drop what still comes. */
+  /**
+   * The last response is on its way: half-close after it and read and drop what still comes
+   * (a lingering close, RFC 9112 9.6: closing at once could reset the connection and lose the
+   * response while an unread body is still arriving).
+   */
   private closeAfterResponse(): void {
     this.reading = Reading.stopped;
     this.held.clear();
     this.closed = true;
     for (const res of this.responses.splice(0)) res.closed();
     this.heldOutput.clear();
-    lingerClose(this.socket);
+    this.socket.end();
+    this.socket.resume();
+    this.linger();
+  }
+
+  /** Cut a closing connection LINGER_MS after its last bytes were taken; while they are still being taken, after the request timeout. */
+  private linger(): void {
+    const sending = this.output.pendingBytes > 0;
+    this.setDeadline(Date.now() + (sending ? this.limits.httpRequestTimeoutMs : LINGER_MS), Deadline.linger);
   }
 
   /**

@@ -17,8 +17,10 @@ export interface ResponseSink {
   /** Close the connection now (an unfinished response must not read as complete). */
   destroy(): void;
   readonly closed: boolean;
-  /** Whether this response must end the connection (the client's wish, the request limit, shutdown). */
+  /** Whether this response must end the connection (the client's wish, the request limit). */
   mustClose(res: HttpResponse): boolean;
+  /** `res` has decided to end the connection: nothing after it is read. */
+  closing(res: HttpResponse): void;
   /** The idle time the connection keeps after a response, for `Keep-Alive: timeout=`. */
   readonly keepAliveSeconds: number;
 }
@@ -121,6 +123,7 @@ export class HttpResponse {
       }
     }
     if (!this.closeAfter && this.sink.mustClose(this)) this.closeAfter = true;
+    if (this.closeAfter) this.sink.closing(this);
     text += this.closeAfter ? 'Connection: close\r\n' : `Connection: keep-alive\r\nKeep-Alive: timeout=${this.sink.keepAliveSeconds}\r\n`;
     this.head = text + currentDate() + '\r\n';
   }
@@ -190,6 +193,7 @@ export class HttpResponse {
     this.headersSent = true;
     this.closeAfter = true;
     this.ended = true;
+    this.sink.closing(this);
     this.sink.send(this, bytes);
     this.sink.finished(this);
   }
