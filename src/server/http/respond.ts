@@ -32,7 +32,7 @@ export function sendJson(res: HttpResponse, status: number, value: unknown, head
 }
 
 /** How long a closing connection may still deliver its last response before it is cut. */
-const LINGER_MS = 2000;
+export const LINGER_MS = 2000;
 
 /**
  * Close after the last response with a lingering close (RFC 9112 9.6): a body we did not

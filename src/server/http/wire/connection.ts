@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { rawErrorResponse } from '../raw-response.js';
+import { LINGER_MS } from '../respond.js';
 import { HttpErrors, type HttpErrorSpec } from '../errors.js';
 import type { SocketOutput } from '../../socket-output.js';
 import { ChunkedDecoder } from './chunked.js';
@@ -64,8 +65,6 @@ export class HttpRequest {
 
 export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
 
-/** How long a closing connection stays open after its last response was taken. */
-const LINGER_MS = 2000;
 
 const Reading = {
   head: 0,
