@@ -5,6 +5,7 @@ import { startGearport, type RunningServer } from '../helpers/servers.js';
 import { RawWorker } from './raw-worker.js';
 import { RawConnection, rawExchange } from './raw-http.js';
 import { eventually, functionStatus } from './gear-probe.js';
+import { httpFixture } from './http-fixture.js';
 
 const errorCode = (body: Buffer) => (JSON.parse(body.toString()) as { error: { code: string } }).error.code;
 
@@ -297,30 +298,21 @@ describe('HTTP request timeout vs a long foreground wait', () => {
 });
 
 describe('HTTP pipelining limit', () => {
-  let server: RunningServer;
-  let worker: RawWorker;
-  before(async () => {
-    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--http-max-pipelined', '2'] });
-    worker = await RawWorker.start(server.port, { p: () => 'hold' });
-  });
-  after(async () => {
-    worker?.close();
-    await server?.stop();
-  });
+  const f = httpFixture(['--http-max-pipelined', '2'], { p: () => 'hold' });
 
   test('--http-max-pipelined: only that many requests of a connection are worked on; the rest wait unread', async () => {
-    const conn = await RawConnection.open(server.httpPort!);
+    const conn = await RawConnection.open(f.port);
     conn.write(['one', 'two', 'six'].map((w) => `POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\n${w}`).join(''));
-    const first = await worker.grabbed(1);
-    const second = await worker.grabbed(2);
+    const first = await f.worker.grabbed(1);
+    const second = await f.worker.grabbed(2);
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(worker.jobs.length, 2, 'the third request is not read while two are in progress');
-    worker.send(first.handle, [{ complete: 'ONE' }]);
+    assert.equal(f.worker.jobs.length, 2, 'the third request is not read while two are in progress');
+    f.worker.send(first.handle, [{ complete: 'ONE' }]);
     assert.equal((await conn.read()).body.toString(), 'ONE');
-    const third = await worker.grabbed(3);
+    const third = await f.worker.grabbed(3);
     assert.equal(third.workload.toString(), 'six');
-    worker.send(third.handle, [{ complete: 'SIX' }]);
-    worker.send(second.handle, [{ complete: 'TWO' }]);
+    f.worker.send(third.handle, [{ complete: 'SIX' }]);
+    f.worker.send(second.handle, [{ complete: 'TWO' }]);
     assert.equal((await conn.read()).body.toString(), 'TWO');
     assert.equal((await conn.read()).body.toString(), 'SIX');
     conn.close();
@@ -328,28 +320,22 @@ describe('HTTP pipelining limit', () => {
 });
 
 describe('HTTP output backpressure', () => {
-  let server: RunningServer;
-  before(async () => {
-    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--output-high-water', '64k'] });
-  });
-  after(async () => {
-    await server?.stop();
-  });
+  const f = httpFixture(['--output-high-water', '64k']);
 
   test('--output-high-water: a client that does not read its responses is not read from either', async () => {
     // 3,000 OpenAPI documents (about 60 MiB) are more than the kernel buffers of both ends
     // hold; a background job requested behind them shows whether the server read that far.
-    const conn = await RawConnection.open(server.httpPort!);
+    const conn = await RawConnection.open(f.port);
     conn.socket.pause();
     const requests = 'GET /_gearport/openapi.json HTTP/1.1\r\n\r\n'.repeat(3000);
     conn.write(requests + 'POST /behindTheDocs HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1\r\n\r\nx');
     await new Promise((r) => setTimeout(r, 1500));
-    assert.equal((await functionStatus(server.port)).get('behindTheDocs'), undefined, 'the last request was not read while responses pile up');
+    assert.equal((await functionStatus(f.server.port)).get('behindTheDocs'), undefined, 'the last request was not read while responses pile up');
     conn.socket.resume();
     for (let i = 0; i < 3000; i++) assert.equal((await conn.read()).status, 200);
     const last = await conn.read();
     assert.equal(last.headers['x-gearman-command'], 'JOB_CREATED');
-    assert.equal((await functionStatus(server.port)).get('behindTheDocs')?.[0], 1);
+    assert.equal((await functionStatus(f.server.port)).get('behindTheDocs')?.[0], 1);
     conn.close();
   });
 });

@@ -3,11 +3,11 @@
  * slowly or stream tiny pieces: deadlines, the close rule, memory and CPU stay bounded. Each
  * test was first written as a reproduction of a bug found in review and failed before its fix.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startGearport, type RunningServer } from '../helpers/servers.js';
-import { RawWorker, reverse } from './raw-worker.js';
+import { httpFixture } from './http-fixture.js';
+import { reverse } from './raw-worker.js';
 import { RawConnection } from './raw-http.js';
 import { functionStatus } from './gear-probe.js';
 
@@ -26,19 +26,10 @@ function rssBytes(pid: number): number {
 }
 
 describe('HTTP connection: idle deadlines', () => {
-  let server: RunningServer;
-  let port: number;
-
-  before(async () => {
-    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--http-keepalive-timeout', '300'] });
-    port = server.httpPort!;
-  });
-  after(async () => {
-    await server?.stop();
-  });
+  const f = httpFixture(['--http-keepalive-timeout', '300']);
 
   test('a request answered at once: the idle connection is closed after the keep-alive time', async () => {
-    const conn = await RawConnection.open(port);
+    const conn = await RawConnection.open(f.port);
     conn.write('HEAD /f HTTP/1.1\r\nHost: x\r\n\r\n');
     const res = await conn.read({ head: true, timeoutMs: 3000 });
     assert.equal(res.status, 200);
@@ -48,7 +39,7 @@ describe('HTTP connection: idle deadlines', () => {
   });
 
   test('a head that arrives in two pieces, answered at once: the connection still gets its keep-alive time', async () => {
-    const conn = await RawConnection.open(port);
+    const conn = await RawConnection.open(f.port);
     conn.write('HEAD /f HTTP/1.1\r\nHost: x\r\n');
     await sleep(50);
     conn.write('\r\n');
@@ -61,7 +52,7 @@ describe('HTTP connection: idle deadlines', () => {
   });
 
   test('the same for an API route whose body completes in the held bytes', async () => {
-    const conn = await RawConnection.open(port);
+    const conn = await RawConnection.open(f.port);
     conn.write('POST /_gearport/health HTTP/1.1\r\nContent-Length: 3\r\n');
     await sleep(50);
     conn.write('\r\nabc');
@@ -74,23 +65,11 @@ describe('HTTP connection: idle deadlines', () => {
 });
 
 describe('HTTP connection: requests after a server-decided close', () => {
-  let server: RunningServer;
-  let worker: RawWorker;
-  let port: number;
-
-  before(async () => {
-    server = await startGearport({ http: true, args: ['--queue-type', 'none'] });
-    port = server.httpPort!;
-    worker = await RawWorker.start(server.port, { reverse, hold: () => 'hold' });
-  });
-  after(async () => {
-    worker?.close();
-    await server?.stop();
-  });
+  const f = httpFixture([], { reverse, hold: () => 'hold' });
 
   test('a request pipelined behind a response that closes the connection is not carried out (RFC 9112 9.6)', async () => {
-    const conn = await RawConnection.open(port);
-    const grabbed = worker.jobs.length;
+    const conn = await RawConnection.open(f.port);
+    const grabbed = f.worker.jobs.length;
     conn.write(
       // A: held by the worker, so B's answer waits in line.
       'POST /hold HTTP/1.1\r\nContent-Length: 4\r\n\r\nslow' +
@@ -99,10 +78,10 @@ describe('HTTP connection: requests after a server-decided close', () => {
         // C: must never be processed: the connection ends after B's answer.
         'POST /review-bg HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1\r\n\r\nx',
     );
-    const held = await worker.grabbed(grabbed + 1);
+    const held = await f.worker.grabbed(grabbed + 1);
     await sleep(300);
-    const queued = (await functionStatus(server.port)).get('review-bg');
-    worker.send(held.handle, [{ complete: 'done' }]);
+    const queued = (await functionStatus(f.server.port)).get('review-bg');
+    f.worker.send(held.handle, [{ complete: 'done' }]);
     const a = await conn.read({ timeoutMs: 5000 });
     const b = await conn.read({ timeoutMs: 5000 });
     assert.equal(a.status, 200);
@@ -115,25 +94,16 @@ describe('HTTP connection: requests after a server-decided close', () => {
 });
 
 describe('HTTP connection: memory', () => {
-  let server: RunningServer;
-  let port: number;
-
-  before(async () => {
-    server = await startGearport({ http: true, args: ['--queue-type', 'none'] });
-    port = server.httpPort!;
-  });
-  after(async () => {
-    await server?.stop();
-  });
+  const f = httpFixture();
 
   test('a chunked body of a million 1-byte chunks costs memory in proportion to its bytes', { timeout: 60_000 }, async () => {
     const CONNS = 4;
     const CHUNKS = 1_000_000; // under the default 1 MiB body limit
-    const before = rssBytes(server.pid);
+    const before = rssBytes(f.server.pid);
     const piece = Buffer.from('1\r\nx\r\n'.repeat(10_000), 'latin1');
     const conns: RawConnection[] = [];
     for (let c = 0; c < CONNS; c++) {
-      const conn = await RawConnection.open(port);
+      const conn = await RawConnection.open(f.port);
       conns.push(conn);
       conn.write('POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n');
       for (let i = 0; i < CHUNKS / 10_000; i++) {
@@ -142,7 +112,7 @@ describe('HTTP connection: memory', () => {
     }
     // Let the server take everything in (the body is never finished: it stays held).
     await sleep(2000);
-    const grown = rssBytes(server.pid) - before;
+    const grown = rssBytes(f.server.pid) - before;
     for (const conn of conns) conn.close();
     // 4 bodies of < 1 MiB each: a bounded reader holds a few MiB per body at most.
     assert.ok(grown < 64 * 1024 * 1024, `server RSS grew by ${(grown / 1048576).toFixed(0)} MiB for ${CONNS} bodies of ${(CHUNKS / 1048576).toFixed(2)} MiB`);
@@ -150,23 +120,11 @@ describe('HTTP connection: memory', () => {
 });
 
 describe('HTTP connection: slow readers', () => {
-  let server: RunningServer;
-  let worker: RawWorker;
-  let port: number;
   const BIG = 12 * 1024 * 1024;
-
-  before(async () => {
-    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--http-keepalive-timeout', '300'] });
-    port = server.httpPort!;
-    worker = await RawWorker.start(server.port, { big: () => [{ complete: Buffer.alloc(BIG, 0x61) }] });
-  });
-  after(async () => {
-    worker?.close();
-    await server?.stop();
-  });
+  const f = httpFixture(['--http-keepalive-timeout', '300'], { big: () => [{ complete: Buffer.alloc(BIG, 0x61) }] });
 
   test('a large response to a slow reader is delivered whole: the keep-alive time starts once it is taken', { timeout: 30_000 }, async () => {
-    const conn = await RawConnection.open(port);
+    const conn = await RawConnection.open(f.port);
     conn.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
     // A slow client: it takes its time reading (here: 1.5 s of not reading, then all of it).
     conn.socket.pause();
@@ -180,7 +138,7 @@ describe('HTTP connection: slow readers', () => {
   });
 
   test('a large last response (Connection: close) to a slow reader is delivered whole before the lingering close', { timeout: 30_000 }, async () => {
-    const conn = await RawConnection.open(port);
+    const conn = await RawConnection.open(f.port);
     conn.write('GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     conn.socket.pause();
     await sleep(3000);
@@ -193,45 +151,33 @@ describe('HTTP connection: slow readers', () => {
 });
 
 describe('HTTP connection: CPU', () => {
-  let server: RunningServer;
-  let worker: RawWorker;
-  let port: number;
-  const PACKETS = Number(process.env.REVIEW_PACKETS ?? 60_000);
-
-  before(async () => {
-    server = await startGearport({ http: true, args: ['--queue-type', 'none'] });
-    port = server.httpPort!;
-    worker = await RawWorker.start(server.port, { hold: () => 'hold', stream: () => 'hold' });
-  });
-  after(async () => {
-    worker?.close();
-    await server?.stop();
-  });
+  const PACKETS = 60_000;
+  const f = httpFixture([], { hold: () => 'hold', stream: () => 'hold' });
 
   test('WORK_DATA for a response waiting behind another costs linear time', { timeout: 60_000 }, async () => {
-    const conn = await RawConnection.open(port);
-    const grabbed = worker.jobs.length;
+    const conn = await RawConnection.open(f.port);
+    const grabbed = f.worker.jobs.length;
     conn.write('POST /hold HTTP/1.1\r\nContent-Length: 1\r\n\r\na' + 'POST /stream HTTP/1.1\r\nContent-Length: 1\r\n\r\nb');
-    const first = await worker.grabbed(grabbed + 1);
-    const second = await worker.grabbed(grabbed + 2);
+    const first = await f.worker.grabbed(grabbed + 1);
+    const second = await f.worker.grabbed(grabbed + 2);
     const streamJob = first.functionName === 'stream' ? first : second;
     const holdJob = first.functionName === 'stream' ? second : first;
     const steps = [];
     for (let i = 0; i < PACKETS; i++) steps.push({ data: '0123456789' });
-    const cpu0 = cpuMs(server.pid);
-    worker.send(streamJob.handle, steps);
-    worker.send(streamJob.handle, [{ complete: 'y' }]);
+    const cpu0 = cpuMs(f.server.pid);
+    f.worker.send(streamJob.handle, steps);
+    f.worker.send(streamJob.handle, [{ complete: 'y' }]);
     // Every packet reaches the server (and its held queue) before the first response is released.
-    await new Promise<void>((r) => worker.socket.write('', () => r()));
+    await new Promise<void>((r) => f.worker.socket.write('', () => r()));
     const deadline = Date.now() + 50_000;
-    while (cpuMs(server.pid) - cpu0 < 20_000 && Date.now() < deadline) {
-      const before = cpuMs(server.pid);
+    while (cpuMs(f.server.pid) - cpu0 < 20_000 && Date.now() < deadline) {
+      const before = cpuMs(f.server.pid);
       await sleep(300);
-      if (cpuMs(server.pid) - before < 30) break; // the server went idle: all packets taken in
+      if (cpuMs(f.server.pid) - before < 30) break; // the server went idle: all packets taken in
     }
-    const spent = cpuMs(server.pid) - cpu0;
+    const spent = cpuMs(f.server.pid) - cpu0;
     console.log(`# ${PACKETS} WORK_DATA packets for a held response: ${spent} ms of server CPU`);
-    worker.send(holdJob.handle, [{ complete: 'x' }]);
+    f.worker.send(holdJob.handle, [{ complete: 'x' }]);
     const a = await conn.read({ timeoutMs: 50_000 }).catch((e: Error) => e);
     const b = await conn.read({ timeoutMs: 50_000 }).catch((e: Error) => e);
     conn.close();

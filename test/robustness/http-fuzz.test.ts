@@ -12,7 +12,8 @@ import { readGearmanHeaders } from '../../src/server/http/gearman-headers.js';
 import { Priority } from '../../src/engine/types.js';
 import { startGearport, type RunningServer } from '../helpers/servers.js';
 import { RawConnection } from '../http/raw-http.js';
-import { RawWorker, reverse } from '../http/raw-worker.js';
+import { reverse } from '../http/raw-worker.js';
+import { httpFixture } from '../http/http-fixture.js';
 
 test('readGearmanHeaders never throws and yields a valid request description', () => {
   const name = fc.constantFrom('X-Gearman-Unique', 'x-gearman-background', 'X-GEARMAN-PRIORITY', 'X-Gearman-Timeout', 'Content-Length', 'Transfer-Encoding', 'Accept', 'Other');
@@ -91,20 +92,11 @@ describe('HTTP front under fuzzed requests', () => {
 });
 
 describe('HTTP front: the same bytes get the same answers however they are split', () => {
-  let server: RunningServer;
-  let worker: RawWorker;
-  before(async () => {
-    server = await startGearport({ http: true, args: ['--queue-type', 'none', '--http-max-body', '4k'] });
-    worker = await RawWorker.start(server.port, { reverse });
-  });
-  after(async () => {
-    worker?.close();
-    await server?.stop();
-  });
+  const f = httpFixture(['--http-max-body', '4k'], { reverse });
 
   /** Status, headers (no Date, no handle: they differ between runs) and body of each response until `count` or a close. */
   async function answers(bytes: Buffer, pieces: number[], count: number): Promise<string[]> {
-    const conn = await RawConnection.open(server.httpPort!);
+    const conn = await RawConnection.open(f.port);
     conn.socket.setNoDelay(true);
     let at = 0;
     for (const cut of [...pieces, bytes.length]) {
