@@ -70,7 +70,7 @@ export function createHttpListener(security: SecurityConfig, handshakeTimeoutMs:
     return createNetServer({ noDelay: true, pauseOnConnect: true }, (socket) => onSocket(socket, true));
   }
   const material = loadTlsMaterial({ certFile: security.httpTlsCertFile, keyFile: security.httpTlsKeyFile });
-  const server = createTlsServer({ ...material, handshakeTimeout: handshakeTimeoutMs, noDelay: true, ALPNProtocols: ['http/1.1'] }, (socket) => onSocket(socket, false));
+  const server = createTlsServer({ ...material, handshakeTimeout: handshakeTimeoutMs, noDelay: true, allowHalfOpen: true, ALPNProtocols: ['http/1.1'] }, (socket) => onSocket(socket, false));
   server.on('tlsClientError', (_err, socket) => socket.destroy());
   return server;
 }

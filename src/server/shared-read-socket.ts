@@ -19,9 +19,10 @@ interface SocketInternals {
  * Re-wrap a socket accepted with `pauseOnConnect` so that its bytes arrive through
  * `onBytes(chunk)`, a view valid only during the call. The returned socket replaces the
  * original in every respect (write, pause/resume, end, destroy, events); the original is
- * left without its handle and must not be used.
+ * left without its handle and must not be used. `allowHalfOpen`: the peer's end of sending
+ * does not end ours (the owner then decides when to end).
  */
-export function withSharedReadBuffer(accepted: Socket, onBytes: (chunk: Buffer) => void): Socket {
+export function withSharedReadBuffer(accepted: Socket, onBytes: (chunk: Buffer) => void, allowHalfOpen = false): Socket {
   const raw = accepted as unknown as SocketInternals;
   const socket = new Socket({
     // The accepted libuv handle; `handle` is how Node itself (cluster, child_process) builds
@@ -29,6 +30,7 @@ export function withSharedReadBuffer(accepted: Socket, onBytes: (chunk: Buffer) 
     handle: raw._handle,
     readable: true,
     writable: true,
+    allowHalfOpen,
     onread: {
       buffer: sharedReadBuffer,
       callback: (bytes: number, buffer: Uint8Array) => {

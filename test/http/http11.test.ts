@@ -105,12 +105,30 @@ describe('HTTP/1.1 behaviour', () => {
   });
 
   test('a client that half-closes after its request: its queued job is withdrawn and the connection closed', async () => {
+    // A FIN looks the same whether the client closed or only shut down its side: taken as gone.
     const conn = await RawConnection.open(port);
     conn.write('POST /noWorkerHalfClose HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc');
     await eventually(async () => (await functionStatus(server.port)).get('noWorkerHalfClose')?.[0] === 1);
     conn.socket.end();
     assert.ok(await conn.closesWithin(2000));
     await eventually(async () => (await functionStatus(server.port)).get('noWorkerHalfClose')?.[0] === 0);
+  });
+
+  test('a request cut short by the client\'s end of sending: 400 BODY_INCOMPLETE (BAD_REQUEST for a head), then the close', async () => {
+    const conn = await RawConnection.open(port);
+    conn.write('POST /reverse HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc');
+    conn.socket.end();
+    const cut = await conn.read();
+    assert.equal(cut.status, 400);
+    assert.equal(JSON.parse(cut.body.toString()).error.code, 'BODY_INCOMPLETE');
+    assert.ok(await conn.closesWithin(3000));
+    const partial = await RawConnection.open(port);
+    partial.write('POST /reverse HTTP/1.1\r\nContent-Le');
+    partial.socket.end();
+    const refused = await partial.read();
+    assert.equal(refused.status, 400);
+    assert.equal(JSON.parse(refused.body.toString()).error.code, 'BAD_REQUEST');
+    assert.ok(await partial.closesWithin(3000));
   });
 
   test('the job stays while another client shares it through its unique id', async () => {

@@ -21,6 +21,7 @@ export const HttpErrors = {
   noWorker: { code: 'NO_WORKER', status: 404, message: 'No worker has registered this function' },
   requestTimeout: { code: 'REQUEST_TIMEOUT', status: 408, message: 'The request was not received in time' },
   bodyTooLarge: { code: 'BODY_TOO_LARGE', status: 413, message: 'The request body is larger than the limit' },
+  bodyIncomplete: { code: 'BODY_INCOMPLETE', status: 400, message: 'The client ended its sending before the whole request body' },
   urlTooLong: { code: 'URL_TOO_LONG', status: 414, message: 'The request target is longer than the limit' },
   expectationFailed: { code: 'EXPECTATION_FAILED', status: 417, message: 'Only the expectation 100-continue is supported' },
   transferCodingUnsupported: { code: 'TRANSFER_CODING_UNSUPPORTED', status: 501, message: 'Only the chunked transfer coding is supported' },

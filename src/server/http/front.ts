@@ -85,7 +85,8 @@ export class HttpFrontServer implements HttpFront {
   /** `plain`: a TCP socket accepted paused, re-wrapped here to read into the shared buffer. */
   private accept(accepted: Socket, plain: boolean): void {
     let connection: HttpConnection | undefined;
-    const socket = plain ? withSharedReadBuffer(accepted, (chunk) => connection?.receive(chunk)) : accepted;
+    // Half-open, so that a request cut short by the client's end can still be answered 400.
+    const socket = plain ? withSharedReadBuffer(accepted, (chunk) => connection?.receive(chunk), true) : accepted;
     socket.on('error', () => {}); // resets from clients are routine; 'close' follows
     const { httpMaxConnections, httpMaxConnectionsPerAddress } = this.ctx.limits;
     if (this.sockets.size >= httpMaxConnections || !this.connectionsByAddress.admit(socket, httpMaxConnectionsPerAddress)) {
