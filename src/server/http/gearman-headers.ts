@@ -46,7 +46,7 @@ export function readGearmanHeaders(raw: readonly string[]): GearmanRequestHeader
         break;
       case 16: {
         if (name.toLowerCase() !== 'x-gearman-unique') break;
-        // gearmand: an empty value keeps the default `-`; Node has already trimmed blanks.
+        // gearmand: an empty value keeps the default `-`; the head parser has already trimmed blanks.
         const value = raw[i + 1]!;
         if (value !== '') h.unique = value;
         break;
@@ -84,7 +84,7 @@ export function readGearmanHeaders(raw: readonly string[]): GearmanRequestHeader
   return h;
 }
 
-/** node:http has already refused a malformed or conflicting Content-Length. */
+/** The head parser (wire/request-head.ts) has already refused a malformed or repeated Content-Length. */
 function parseLength(value: string): number {
   const n = Number(value);
   return Number.isSafeInteger(n) && n >= 0 ? n : -1;

@@ -5,8 +5,8 @@ import { STATUS_CODES } from 'node:http';
 const cache = new Map<HttpErrorSpec, Buffer>();
 
 /**
- * A whole `Connection: close` error response as bytes, for the cases where node:http has no
- * response object: a refused connection, an unparsable request, a request too slow to arrive.
+ * A whole `Connection: close` error response as bytes, built once per error: for a refused
+ * connection, an unparsable request, a request too slow to arrive.
  */
 export function rawErrorResponse(spec: HttpErrorSpec): Buffer {
   let bytes = cache.get(spec);
