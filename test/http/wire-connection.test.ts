@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { httpFixture } from './http-fixture.js';
 import { reverse } from './raw-worker.js';
 import { RawConnection } from './raw-http.js';
@@ -185,5 +186,115 @@ describe('HTTP connection: CPU', () => {
     assert.ok(spent < 5000, `the server spent ${spent} ms of CPU taking in ${PACKETS} WORK_DATA packets for a held response`);
     assert.ok(!(a instanceof Error) && !(b instanceof Error));
     assert.equal(b.body.length, PACKETS * 10 + 1);
+  });
+});
+
+describe('HTTP connection: a paused connection whose last response is still unread', () => {
+  const BIG = 12 * 1024 * 1024;
+  const f = httpFixture(
+    ['--http-max-pipelined', '1', '--http-request-timeout', '1000', '--http-headers-timeout', '500', '--http-keepalive-timeout', '300'],
+    { big: () => [{ complete: Buffer.alloc(BIG, 0x61) }] },
+  );
+
+  test('a client that pipelines past the limit and never reads is still cut off (no deadline otherwise)', { timeout: 30_000 }, async () => {
+    const conn = await RawConnection.open(f.port);
+    // Never read: the 12 MiB answer stays in the server's output, over --output-high-water.
+    conn.socket.pause();
+    // The second request is held (pipelining limit 1): the connection pauses with it held.
+    conn.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /_gearport/health HTTP/1.1\r\nHost: x\r\n\r\n');
+    // 5x the request timeout: a client that does not take its bytes for that long is cut
+    // (the same exchange without the second request is cut after ~1 s).
+    await sleep(5000);
+    conn.socket.resume();
+    const first = await conn.read({ timeoutMs: 10_000 }).catch((e: Error) => e);
+    const second = first instanceof Error ? first : await conn.read({ timeoutMs: 3000 }).catch((e: Error) => e);
+    conn.close();
+    assert.ok(
+      first instanceof Error || second instanceof Error,
+      'the connection was still open 5 s past the request timeout, with 12 MiB of unread output and no deadline: both responses were delivered',
+    );
+  });
+});
+
+describe('HTTP connection: a chunked body over the limit, behind an unfinished response', () => {
+  const f = httpFixture(['--http-max-body', '10'], { hold: () => 'hold' });
+
+  test('the request after the 413 (Connection: close) is not carried out', { timeout: 20_000 }, async () => {
+    const conn = await RawConnection.open(f.port);
+    const grabbed = f.worker.jobs.length;
+    conn.write(
+      // A: held by the worker, so B's answer waits in line.
+      'POST /hold HTTP/1.1\r\nContent-Length: 1\r\n\r\na' +
+        // B: a chunked body of 20 bytes, over --http-max-body 10: 413 and close. Its last chunk
+        // and the end of the body come in the same packet.
+        'POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n' +
+        // C: after a response that closes the connection: must never be carried out.
+        'POST /review2-bg HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1\r\n\r\nc',
+    );
+    const held = await f.worker.grabbed(grabbed + 1);
+    await sleep(300);
+    const queued = (await functionStatus(f.server.port)).get('review2-bg');
+    f.worker.send(held.handle, [{ complete: 'done' }]);
+    const a = await conn.read({ timeoutMs: 5000 });
+    const b = await conn.read({ timeoutMs: 5000 });
+    const closed = await conn.closesWithin(5000);
+    conn.close();
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 413);
+    assert.equal(b.headers.connection, 'close');
+    assert.ok(closed);
+    assert.equal(queued?.[0] ?? 0, 0, `a background job was submitted for a request after a closing response: ${JSON.stringify(queued)}`);
+  });
+});
+
+describe('HTTP connection: HTTP/1.0 streamed result that fails', () => {
+  const f = httpFixture([], { streamfail: () => [{ data: 'partial' }, { fail: true }] });
+
+  test('a WORK_FAIL after WORK_DATA does not read as a complete 200 to an HTTP/1.0 client', { timeout: 20_000 }, async () => {
+    const outcome = await new Promise<{ text: string; how: string }>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: f.port }, () =>
+        socket.write('POST /streamfail HTTP/1.0\r\nContent-Length: 1\r\n\r\nx'),
+      );
+      let text = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve({ text, how: 'timeout' });
+      }, 10_000);
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('end', () => {
+        clearTimeout(timer);
+        resolve({ text, how: 'clean end (FIN)' });
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        resolve({ text, how: `error ${err.code}` });
+      });
+    });
+    // The body of an HTTP/1.0 response without Content-Length ends with the connection: a
+    // clean FIN tells the client "this is the whole body". A failed job must not look so.
+    assert.ok(
+      outcome.how !== 'clean end (FIN)',
+      `HTTP/1.0 client got a complete-looking response for a failed job: ${JSON.stringify(outcome.text.split('\r\n')[0])}, body ${JSON.stringify(outcome.text.slice(outcome.text.indexOf('\r\n\r\n') + 4))}, then ${outcome.how}`,
+    );
+  });
+});
+
+describe('HTTP connection: a pipelined streamed response that fails while an earlier one is pending', () => {
+  const f = httpFixture([], { hold: () => 'hold', streamfail: () => [{ data: 'partial' }, { fail: true }] });
+
+  test('the earlier request still gets its answer (the failure cuts only what comes after it)', { timeout: 20_000 }, async () => {
+    const conn = await RawConnection.open(f.port);
+    const grabbed = f.worker.jobs.length;
+    // A: held by the worker. B: streams WORK_DATA, then WORK_FAIL, while A is unanswered.
+    conn.write('POST /hold HTTP/1.1\r\nContent-Length: 1\r\n\r\na' + 'POST /streamfail HTTP/1.1\r\nContent-Length: 1\r\n\r\nb');
+    await f.worker.grabbed(grabbed + 2);
+    const holdJob = f.worker.jobs.slice(grabbed).find((j) => j.functionName === 'hold')!;
+    await sleep(300);
+    f.worker.send(holdJob.handle, [{ complete: 'A-result' }]);
+    const a = await conn.read({ timeoutMs: 3000 }).catch((e: Error) => e);
+    conn.close();
+    assert.ok(!(a instanceof Error), `A, a job that completed, was never answered: ${a instanceof Error ? a.message.slice(0, 80) : ''}`);
+    assert.equal(a.status, 200);
+    assert.equal(a.body.toString(), 'A-result');
   });
 });

@@ -185,6 +185,7 @@ export class HttpConnection implements ResponseSink {
     this.reading = Reading.stopped;
     this.held.clear();
     this.body = undefined;
+    if (this.deadlineKind === Deadline.request) this.setDeadline(0, Deadline.none); // nothing more is read
     const at = this.responses.indexOf(res);
     if (at === -1) return;
     for (const later of this.responses.splice(at + 1)) {
@@ -201,6 +202,21 @@ export class HttpConnection implements ResponseSink {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
+  }
+
+  abort(res: HttpResponse, reset: boolean): void {
+    if (this.closed) return;
+    res.cut = true;
+    res.resetOnCut = reset;
+    res.ended = true;
+    if (this.responses[0] !== res) return this.closing(res); // answers before it go out first
+    this.cutNow(reset);
+  }
+
+  private cutNow(reset: boolean): void {
+    this.closed = true;
+    if (reset) this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   /** Past the deadline (the front's sweeper): 408 for a request still arriving, else close. */
@@ -322,7 +338,8 @@ export class HttpConnection implements ResponseSink {
     this.body = undefined;
     this.chunked = undefined;
     this.bodyOwner = undefined;
-    this.reading = this.lastRequestSeen ? Reading.stopped : Reading.head;
+    // Stopped meanwhile (a response decided to close, e.g. 413 for this very body): stays stopped.
+    if (this.reading !== Reading.stopped) this.reading = this.lastRequestSeen ? Reading.stopped : Reading.head;
     this.requestStartedAt = Date.now();
     this.setDeadline(0, Deadline.none);
     sink?.end();
@@ -337,6 +354,7 @@ export class HttpConnection implements ResponseSink {
     while (this.responses.length > 0 && !this.closed) {
       const done = this.responses[0]!;
       if (!done.ended) break;
+      if (done.cut) return this.cutNow(done.resetOnCut); // its turn: what it sent is out, now cut
       this.responses.shift();
       done.closed();
       if (done.closeAfter) return this.closeAfterResponse();
@@ -360,8 +378,13 @@ export class HttpConnection implements ResponseSink {
    */
   private nothingOwed(): void {
     if (this.reading === Reading.stopped) return this.closeAfterResponse();
-    if (this.held.length > 0 || this.reading !== Reading.head) return;
+    if (this.reading !== Reading.head) return;
     const sending = this.output.pendingBytes > 0;
+    if (this.held.length > 0) {
+      // Requests wait unread behind output the client does not take: it has the request timeout.
+      if (this.paused) this.setDeadline(Date.now() + this.limits.httpRequestTimeoutMs, Deadline.idle);
+      return; // else the head being received has its own deadline
+    }
     this.setDeadline(Date.now() + (sending ? this.limits.httpRequestTimeoutMs : this.limits.httpKeepAliveTimeoutMs), Deadline.idle);
   }
 

@@ -14,8 +14,12 @@ export interface ResponseSink {
   finished(res: HttpResponse): void;
   /** Bytes of `res` not yet taken by the peer. */
   backlog(res: HttpResponse): number;
-  /** Close the connection now (an unfinished response must not read as complete). */
-  destroy(): void;
+  /**
+   * Cut `res` short: it must not read as complete. Responses before it are still sent; the
+   * connection ends when its turn comes (`reset`: with an RST, for a body that ends with the
+   * connection, where a plain close would read as the end of the body).
+   */
+  abort(res: HttpResponse, reset: boolean): void;
   readonly closed: boolean;
   /** Whether this response must end the connection (the client's wish, the request limit). */
   mustClose(res: HttpResponse): boolean;
@@ -59,6 +63,9 @@ export class HttpResponse {
   closeAfter = false;
   /** Taken out of line (its request was cut short): whatever it still writes goes nowhere. */
   dropped = false;
+  /** Cut short (abort): the connection ends, with an RST if `resetOnCut`, once its turn comes. */
+  cut = false;
+  resetOnCut = false;
   /** The text of the head, until it is sent with the first body bytes. */
   private head: string | undefined;
   private body: Body = Body.fixed;
@@ -206,9 +213,10 @@ export class HttpResponse {
     this.closed();
   }
 
-  /** Cut the connection: a half-sent response must not look complete to the client. */
+  /** Cut this response short: a half-sent response must not look complete to the client. */
   destroy(): void {
-    this.sink.destroy();
+    if (this.cut || this.dropped) return;
+    this.sink.abort(this, this.body === Body.untilClose);
   }
 
   /** @internal The connection calls this once, when the response is done or can never be. */
