@@ -26,12 +26,9 @@ export function createHttpGuard(security: SecurityConfig): { guard: HttpGuard; d
 
 /**
  * Admit a request or answer it: 401/403/429 as JSON in the front's error shape, 204 for a
- * CORS preflight. Returns false when answered. Safe to call twice (100-continue, then the
- * request): the second call passes.
+ * CORS preflight. Returns false when answered (before any 100 Continue is sent).
  */
 export function admitHttpRequest(guard: HttpGuard, req: HttpRequest, res: HttpResponse, h: GearmanRequestHeaders): boolean {
-  if (req.admitted) return true;
-  req.admitted = true;
   const url = req.url;
   let start = 0;
   while (url.charCodeAt(start) === 47 /* / */) start++;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { startGearport, type RunningServer } from '../helpers/servers.js';
 import { AdminPeer } from '../helpers/scripted-peer.js';
 import { RawWorker } from './raw-worker.js';
+import { RawConnection } from './raw-http.js';
 
 describe('--http-require-worker', () => {
   let server: RunningServer;
@@ -25,6 +26,15 @@ describe('--http-require-worker', () => {
     const admin = await AdminPeer.connect(server.port);
     assert.equal(await admin.command('status\r\n', 'listing'), '.\n', 'no function was created');
     await admin.close();
+  });
+
+  test('Expect: 100-continue to a function no worker registered: 404 NO_WORKER at once, no 100 first', async () => {
+    const conn = await RawConnection.open(server.httpPort!);
+    conn.write('POST /nobody HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+    const res = await conn.read();
+    assert.equal(res.status, 404);
+    assert.equal(JSON.parse(res.body.toString()).error.code, 'NO_WORKER');
+    assert.ok(await conn.closesWithin(5000), 'the body was never invited: the connection closes');
   });
 
   test('once a worker registers, the same request runs', async () => {

@@ -22,40 +22,41 @@ const DRAIN_LIMIT = 64 * 1024;
  * without its leading slashes, not decoded (gearmand), the query kept for POST/PUT.
  */
 export function handleJobRequest(ctx: HttpContext, req: HttpRequest, res: HttpResponse, path: string, method: string, h: GearmanRequestHeaders): void {
+  const refusal = refuseJobEarly(ctx, req, path, method, h);
   // A refused request's small body is read and dropped and the connection kept;
   // a large or chunked one is not read: the connection closes after the answer.
-  const hasBody = h.contentLength > DRAIN_LIMIT || h.chunked;
-  if (h.invalid !== undefined) return sendError(res, HttpErrors.invalidHeader, hasBody);
-  // gearmand answers ERROR for a unique over 64 bytes (and may abort: spec 3.4).
-  if (h.unique.length > MAX_UNIQUE_BYTES) return sendError(res, HttpErrors.uniqueTooLong, hasBody);
-
+  if (refusal !== undefined) return sendError(res, refusal, h.contentLength > DRAIN_LIMIT || h.chunked || refusal === HttpErrors.bodyTooLarge);
   const address = req.remoteAddress;
-  const limits = ctx.limits;
-  if (!h.background && limits.httpMaxWaitsPerAddress > 0 && (ctx.waitsByAddress.get(address) ?? 0) >= limits.httpMaxWaitsPerAddress) {
-    return sendError(res, HttpErrors.tooManyWaits, hasBody);
-  }
-
   if (method === 'GET') {
     // GET /f?x: function f, workload x. gearmand asks for function `f?x` with no workload.
     const q = path.indexOf('?');
     const fn = q === -1 ? path : path.slice(0, q);
-    if (fn === '') return sendError(res, HttpErrors.notFound, hasBody);
-    if (!served(ctx, fn)) return sendError(res, HttpErrors.noWorker, hasBody);
     const workload = q === -1 ? EMPTY : Buffer.from(path.slice(q + 1), 'latin1');
     // A GET body is ignored, as gearmand (read and dropped).
     return submitJob(ctx, res, fn, workload, h, address);
   }
-
   // POST and PUT
-  if (path === '') return sendError(res, HttpErrors.notFound, hasBody);
-  if (!served(ctx, path)) return sendError(res, HttpErrors.noWorker, hasBody);
-  // Refused from the declared length before any body byte is read (and before 100-continue).
-  const refusal = refuseBodyEarly(ctx, h);
-  if (refusal !== undefined) return sendError(res, refusal, hasBody || refusal === HttpErrors.bodyTooLarge);
-  readBody(req, limits.httpMaxBodyBytes, (error, body) => {
+  readBody(req, ctx.limits.httpMaxBodyBytes, (error, body) => {
     if (error !== undefined) return sendError(res, error, true);
     submitJob(ctx, res, path, body, h, address);
   });
+}
+
+/**
+ * Whatever the job mapping refuses from the request line and headers alone, before any body
+ * byte is read, and so before a `100 Continue` invites the body; undefined = go on.
+ */
+export function refuseJobEarly(ctx: HttpContext, req: HttpRequest, path: string, method: string, h: GearmanRequestHeaders): HttpErrorSpec | undefined {
+  if (h.invalid !== undefined) return HttpErrors.invalidHeader;
+  // gearmand answers ERROR for a unique over 64 bytes (and may abort: spec 3.4).
+  if (h.unique.length > MAX_UNIQUE_BYTES) return HttpErrors.uniqueTooLong;
+  const maxWaits = ctx.limits.httpMaxWaitsPerAddress;
+  if (!h.background && maxWaits > 0 && (ctx.waitsByAddress.get(req.remoteAddress) ?? 0) >= maxWaits) return HttpErrors.tooManyWaits;
+  const q = method === 'GET' ? path.indexOf('?') : -1;
+  const fn = q === -1 ? path : path.slice(0, q);
+  if (fn === '') return HttpErrors.notFound;
+  if (!served(ctx, fn)) return HttpErrors.noWorker;
+  return method === 'GET' ? undefined : refuseBodyEarly(ctx, h);
 }
 
 /** With --http-require-worker, only functions some worker registered take HTTP jobs (issue 4). */
@@ -66,7 +67,7 @@ function served(ctx: HttpContext, functionName: string): boolean {
 }
 
 /** A body that cannot be accepted, decided from the headers alone; undefined = read it. */
-export function refuseBodyEarly(ctx: HttpContext, h: GearmanRequestHeaders): HttpErrorSpec | undefined {
+function refuseBodyEarly(ctx: HttpContext, h: GearmanRequestHeaders): HttpErrorSpec | undefined {
   if (h.contentLength > ctx.limits.httpMaxBodyBytes) return HttpErrors.bodyTooLarge;
   const engine = ctx.engine;
   const budget = engine.options.maxJobBytes;

@@ -8,7 +8,7 @@ import { AddressCounts } from '../address-counts.js';
 import { withSharedReadBuffer } from '../shared-read-socket.js';
 import { openOutput } from '../socket-output.js';
 import { handleApiRequest } from './api.js';
-import { handleJobRequest, refuseBodyEarly } from './compat.js';
+import { handleJobRequest, refuseJobEarly } from './compat.js';
 import { apiRest, SERVER_HEADER, type HttpContext, type HttpLimits } from './context.js';
 import { HttpErrors } from './errors.js';
 import { hasBody, readGearmanHeaders } from './gearman-headers.js';
@@ -122,16 +122,7 @@ export class HttpFrontServer implements HttpFront {
     const h = readGearmanHeaders(req.rawHeaders);
     const url = req.url;
     const method = req.method;
-    if (req.head.expectContinue) {
-      // Expect: 100-continue: refuse from the headers alone, or invite the body.
-      if (!admitHttpRequest(this.guard, req, res, h)) return; // no 100-continue for a refused caller
-      if (method === 'POST' || method === 'PUT') {
-        const refusal = refuseBodyEarly(this.ctx, h);
-        if (refusal !== undefined) return sendError(res, refusal, true);
-        res.writeContinue();
-      }
-    }
-    if (!admitHttpRequest(this.guard, req, res, h)) return; // 401/403/429, CORS preflight
+    if (!admitHttpRequest(this.guard, req, res, h)) return; // 401/403/429, CORS preflight; no 100 for them
     if (url.charCodeAt(0) !== 47 /* / */) return sendError(res, HttpErrors.badRequest, true);
     // gearmand: every leading slash is removed; the rest is the function name, undecoded.
     let start = 1;
@@ -139,6 +130,12 @@ export class HttpFrontServer implements HttpFront {
     const path = url.slice(start);
     const rest = apiRest(path);
     if (rest !== undefined) return handleApiRequest(this.ctx, req, res, rest, method);
+    if (req.head.expectContinue && (method === 'POST' || method === 'PUT')) {
+      // Expect: 100-continue: refuse from the headers alone (the body unread: close after), or invite the body.
+      const refusal = refuseJobEarly(this.ctx, req, path, method, h);
+      if (refusal !== undefined) return sendError(res, refusal, true);
+      res.writeContinue();
+    }
     switch (method) {
       case 'POST':
       case 'PUT':

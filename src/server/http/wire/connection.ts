@@ -42,8 +42,6 @@ export class HttpRequest {
   readonly remoteAddress: string;
   /** Set by the handler during its call; a body no sink takes is read and dropped. */
   bodySink: BodySink | undefined;
-  /** Passed the guard (it may run twice: at 100-continue, then for the request). */
-  admitted = false;
 
   constructor(head: RequestHead, remoteAddress: string) {
     this.head = head;
