@@ -10,7 +10,7 @@ import { registerReloadable } from './reload.js';
 import { loadTlsMaterial } from './tls.js';
 import { SERVER_HEADER } from '../server/http/context.js';
 import { hasBody, type GearmanRequestHeaders } from '../server/http/gearman-headers.js';
-import type { HttpRequest } from '../server/http/wire/connection.js';
+import type { HttpRequest } from '../server/http/wire/request.js';
 import { headerValue } from '../server/http/wire/request-head.js';
 import type { HttpResponse } from '../server/http/wire/response.js';
 

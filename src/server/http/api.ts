@@ -8,7 +8,7 @@ import { createMetrics } from '../metrics.js';
 import type { Registry } from 'prom-client';
 import type { Engine } from '../../engine/engine.js';
 import { sendBody, sendError, sendJson } from './respond.js';
-import type { HttpRequest } from './wire/connection.js';
+import type { HttpRequest } from './wire/request.js';
 import type { HttpResponse } from './wire/response.js';
 
 /** The reserved routes and their methods (the OpenAPI document is checked against this in a test). */

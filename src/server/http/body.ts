@@ -1,5 +1,5 @@
 import { HttpErrors, type HttpErrorSpec } from './errors.js';
-import type { HttpRequest } from './wire/connection.js';
+import type { HttpRequest } from './wire/request.js';
 import { HeldBytes } from './wire/held-bytes.js';
 
 export type BodyCallback = (error: HttpErrorSpec | undefined, body: Buffer) => void;

@@ -7,7 +7,7 @@ import { HttpErrors, type HttpErrorSpec } from './errors.js';
 import { HttpExchange } from './exchange.js';
 import type { GearmanRequestHeaders } from './gearman-headers.js';
 import { sendError } from './respond.js';
-import type { HttpRequest } from './wire/connection.js';
+import type { HttpRequest } from './wire/request.js';
 import type { HttpResponse } from './wire/response.js';
 
 /** Per-job overhead the engine counts beside the workload (engine.ts JOB_OVERHEAD_BYTES). */

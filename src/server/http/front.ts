@@ -14,7 +14,8 @@ import { HttpErrors } from './errors.js';
 import { hasBody, readGearmanHeaders } from './gearman-headers.js';
 import { rawErrorResponse } from './raw-response.js';
 import { lingerClose, sendError } from './respond.js';
-import { HttpConnection, type HttpRequest } from './wire/connection.js';
+import { HttpConnection } from './wire/connection.js';
+import type { HttpRequest } from './wire/request.js';
 import type { HttpResponse } from './wire/response.js';
 
 const ALLOWED_JOB_METHODS = 'GET, HEAD, POST, PUT';

@@ -14,7 +14,9 @@ import type { SocketOutput } from '../../socket-output.js';
 import { ChunkedDecoder } from './chunked.js';
 import { HeldBytes } from './held-bytes.js';
 import { parseRequestHead, type HeadLimits, type RequestHead } from './request-head.js';
+import { HttpRequest, type BodySink } from './request.js';
 import { HttpResponse, type ResponseSink } from './response.js';
+import { ResponseQueue } from './response-queue.js';
 
 export interface ConnectionLimits {
   readonly httpMaxHeaderBytes: number;
@@ -28,37 +30,6 @@ export interface ConnectionLimits {
   readonly httpMaxPipelined: number;
   /** Unsent response bytes at which reading stops until the client has taken them. */
   readonly outputHighWaterMark: number;
-}
-
-/** Where a request body's bytes go; `data` gets views valid only during the call. */
-export interface BodySink {
-  data(buf: Buffer, start: number, end: number): void;
-  end(): void;
-}
-
-/** A parsed request; its body reaches the sink set with `readBody` (else it is dropped). */
-export class HttpRequest {
-  readonly head: RequestHead;
-  readonly remoteAddress: string;
-  /** Set by the handler during its call; a body no sink takes is read and dropped. */
-  bodySink: BodySink | undefined;
-
-  constructor(head: RequestHead, remoteAddress: string) {
-    this.head = head;
-    this.remoteAddress = remoteAddress;
-  }
-
-  get method(): string {
-    return this.head.method;
-  }
-
-  get url(): string {
-    return this.head.url;
-  }
-
-  get rawHeaders(): readonly string[] {
-    return this.head.rawHeaders;
-  }
 }
 
 export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
@@ -100,14 +71,12 @@ export class HttpConnection implements ResponseSink {
   private reading: Reading = Reading.head;
   /** Bytes received and not yet parsed: a partial head, or requests beyond this.limits.httpMaxPipelined. */
   private readonly held = new HeldBytes();
-  /** Responses not yet finished, in request order; the first one writes to the socket. */
-  private readonly responses: HttpResponse[] = [];
+  /** Responses owed, in request order; the first one writes to the socket. */
+  private readonly responses = new ResponseQueue();
   /** The client's last request (Connection: close, HTTP/1.0, or the per-connection limit) has come. */
   private lastRequestSeen = false;
   /** The response of the request whose body is being read. */
   private bodyOwner: HttpResponse | undefined;
-  /** Bytes of responses waiting behind the first one, with their total. */
-  private readonly heldOutput = new Map<HttpResponse, { parts: (string | Buffer)[]; bytes: number }>();
   private body: BodySink | undefined;
   private bodyLeft = 0;
   private chunked: ChunkedDecoder | undefined;
@@ -152,27 +121,22 @@ export class HttpConnection implements ResponseSink {
 
   send(res: HttpResponse, data: string | Buffer): void {
     if (this.closed || res.dropped) return;
-    if (this.responses[0] !== res) {
-      const queue = this.heldOutput.get(res);
-      if (queue === undefined) this.heldOutput.set(res, { parts: [data], bytes: data.length });
-      else {
-        queue.parts.push(data);
-        queue.bytes += data.length;
-      }
-      return;
-    }
+    if (this.responses.first !== res) return this.responses.hold(res, data);
+    this.write(data);
+  }
+
+  private write(data: string | Buffer): void {
     if (typeof data === 'string') this.output.writeLatin1(data);
     else this.output.write(data);
   }
 
   finished(res: HttpResponse): void {
-    if (this.responses[0] !== res || this.closed) return; // its turn comes in next()
+    if (this.responses.first !== res || this.closed) return; // its turn comes in next()
     this.next();
   }
 
   backlog(res: HttpResponse): number {
-    if (this.responses[0] === res) return this.output.pendingBytes;
-    return this.heldOutput.get(res)?.bytes ?? 0;
+    return this.responses.first === res ? this.output.pendingBytes : this.responses.heldBytes(res);
   }
 
   /**
@@ -184,22 +148,15 @@ export class HttpConnection implements ResponseSink {
     this.held.clear();
     this.body = undefined;
     if (this.deadlineKind === Deadline.request) this.setDeadline(0, Deadline.none); // nothing more is read
-    const at = this.responses.indexOf(res);
-    if (at === -1) return;
-    for (const later of this.responses.splice(at + 1)) {
-      this.heldOutput.delete(later);
-      later.drop();
-    }
+    this.responses.dropAfter(res);
   }
 
   mustClose(res: HttpResponse): boolean {
-    return this.lastRequestSeen && this.responses[this.responses.length - 1] === res;
+    return this.lastRequestSeen && this.responses.last === res;
   }
 
   destroy(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.socket.destroy();
+    if (!this.closed) this.cutNow(false);
   }
 
   abort(res: HttpResponse, reset: boolean): void {
@@ -207,7 +164,7 @@ export class HttpConnection implements ResponseSink {
     res.cut = true;
     res.resetOnCut = reset;
     res.ended = true;
-    if (this.responses[0] !== res) return this.closing(res); // answers before it go out first
+    if (this.responses.first !== res) return this.closing(res); // answers before it go out first
     this.cutNow(reset);
   }
 
@@ -349,20 +306,12 @@ export class HttpConnection implements ResponseSink {
 
   /** The first response is done: retire it, let the next one write, read on if paused. */
   private next(): void {
-    while (this.responses.length > 0 && !this.closed) {
-      const done = this.responses[0]!;
-      if (!done.ended) break;
+    for (let done = this.responses.first; done !== undefined && done.ended && !this.closed; done = this.responses.first) {
       if (done.cut) return this.cutNow(done.resetOnCut); // its turn: what it sent is out, now cut
-      this.responses.shift();
+      const held = this.responses.retireFirst();
       done.closed();
       if (done.closeAfter) return this.closeAfterResponse();
-      const following = this.responses[0];
-      if (following === undefined) break;
-      const queued = this.heldOutput.get(following);
-      if (queued !== undefined) {
-        this.heldOutput.delete(following);
-        for (const data of queued.parts) this.send(following, data);
-      }
+      if (held !== undefined) for (const data of held) this.write(data);
     }
     if (this.closed) return;
     if (this.responses.length === 0) this.nothingOwed();
@@ -408,8 +357,7 @@ export class HttpConnection implements ResponseSink {
     this.reading = Reading.stopped;
     this.held.clear();
     this.closed = true;
-    for (const res of this.responses.splice(0)) res.closed();
-    this.heldOutput.clear();
+    this.responses.closeAll();
     this.socket.end();
     this.socket.resume();
     this.linger();
@@ -435,9 +383,7 @@ export class HttpConnection implements ResponseSink {
     this.bodyOwner = undefined;
     if (unread !== undefined && !unread.ended) {
       if (unread.headersSent) return this.destroy();
-      this.responses.splice(this.responses.indexOf(unread), 1);
-      this.heldOutput.delete(unread);
-      unread.drop();
+      this.responses.remove(unread);
     }
     const res = new HttpResponse(this, false, 1);
     this.responses.push(res);
@@ -465,7 +411,6 @@ export class HttpConnection implements ResponseSink {
     this.reading = Reading.stopped;
     this.held.clear();
     this.body = undefined;
-    for (const res of this.responses.splice(0)) res.closed();
-    this.heldOutput.clear();
+    this.responses.closeAll();
   }
 }
