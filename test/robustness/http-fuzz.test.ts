@@ -19,7 +19,7 @@ test('readGearmanHeaders never throws and yields a valid request description', (
   const name = fc.constantFrom('X-Gearman-Unique', 'x-gearman-background', 'X-GEARMAN-PRIORITY', 'X-Gearman-Timeout', 'Content-Length', 'Transfer-Encoding', 'Accept', 'Other');
   fc.assert(
     fc.property(fc.array(fc.tuple(name, fc.string({ maxLength: 80 })), { maxLength: 12 }), (pairs) => {
-      const h = readGearmanHeaders(pairs.flat());
+      const h = readGearmanHeaders({ rawHeaders: pairs.flat(), contentLength: -1, chunked: false });
       assert.ok([Priority.HIGH, Priority.NORMAL, Priority.LOW].includes(h.priority));
       assert.equal(typeof h.background, 'boolean');
       assert.ok(h.contentLength === -1 || (Number.isSafeInteger(h.contentLength) && h.contentLength >= 0));

@@ -120,7 +120,7 @@ export class HttpFrontServer implements HttpFront {
 
   /** `h` is read once here and used by the guard and the job mapping alike, so both see the same request. */
   private onRequest(req: HttpRequest, res: HttpResponse): void {
-    const h = readGearmanHeaders(req.rawHeaders);
+    const h = readGearmanHeaders(req.head);
     const url = req.url;
     const method = req.method;
     if (!admitHttpRequest(this.guard, req, res, h)) return; // 401/403/429, CORS preflight; no 100 for them

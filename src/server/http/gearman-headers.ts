@@ -1,4 +1,5 @@
 import { Priority } from '../../engine/types.js';
+import type { RequestHead } from './wire/request-head.js';
 
 /** What the X-Gearman-* request headers ask for (gearman-spec 3.2 step 6). */
 export interface GearmanRequestHeaders {
@@ -10,29 +11,31 @@ export interface GearmanRequestHeaders {
   timeoutMs: number | undefined;
   /** Accept: text/event-stream: progress is streamed as server-sent events. */
   eventStream: boolean;
-  /** Content-Length, or -1 when absent. */
+  /** Content-Length, or -1 when absent (from the head parser). */
   contentLength: number;
-  /** Transfer-Encoding present (chunked body). */
+  /** A chunked body (from the head parser). */
   chunked: boolean;
   /** Set when a header value is invalid: the name of the header. */
   invalid: string | undefined;
 }
 
 /**
- * Read the headers that matter from rawHeaders in one pass. Names are compared by length
- * first so most headers cost one integer comparison. Unlike gearmand, values are matched
+ * Read the X-Gearman-* headers and Accept in one pass over the head's fields (the framing
+ * headers the head parser has read already). Names are compared by length first so most
+ * headers cost one integer comparison. Unlike gearmand, values are matched
  * case-insensitively with surrounding blanks ignored, `normal` is a priority, and a value
  * gearmand would silently ignore is refused with 400 INVALID_HEADER.
  */
-export function readGearmanHeaders(raw: readonly string[]): GearmanRequestHeaders {
+export function readGearmanHeaders(head: Pick<RequestHead, 'rawHeaders' | 'contentLength' | 'chunked'>): GearmanRequestHeaders {
+  const raw = head.rawHeaders;
   const h: GearmanRequestHeaders = {
     unique: '-',
     background: false,
     priority: Priority.NORMAL,
     timeoutMs: undefined,
     eventStream: false,
-    contentLength: -1,
-    chunked: false,
+    contentLength: head.contentLength,
+    chunked: head.chunked,
     invalid: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
@@ -40,9 +43,6 @@ export function readGearmanHeaders(raw: readonly string[]): GearmanRequestHeader
     switch (name.length) {
       case 6:
         if (name.toLowerCase() === 'accept' && raw[i + 1]!.includes('text/event-stream')) h.eventStream = true;
-        break;
-      case 14:
-        if (name.toLowerCase() === 'content-length') h.contentLength = parseLength(raw[i + 1]!);
         break;
       case 16: {
         if (name.toLowerCase() !== 'x-gearman-unique') break;
@@ -52,9 +52,7 @@ export function readGearmanHeaders(raw: readonly string[]): GearmanRequestHeader
         break;
       }
       case 17: {
-        const lower = name.toLowerCase();
-        if (lower === 'transfer-encoding') h.chunked = true;
-        else if (lower === 'x-gearman-timeout') {
+        if (name.toLowerCase() === 'x-gearman-timeout') {
           const value = raw[i + 1]!.trim();
           const ms = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
           if (Number.isNaN(ms)) h.invalid = name;
@@ -82,12 +80,6 @@ export function readGearmanHeaders(raw: readonly string[]): GearmanRequestHeader
     }
   }
   return h;
-}
-
-/** The head parser (wire/request-head.ts) has already refused a malformed or repeated Content-Length. */
-function parseLength(value: string): number {
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
 
 /** Whether the request carries a body (one a refusal leaves unread, so the connection must close). */
