@@ -16,6 +16,8 @@ export interface Flushable {
 
 let pending: Flushable[] = [];
 let scheduled = false;
+/** Inside a socket read (runInReadBatch): flushed when it returns, not on a tick. */
+let inRead = false;
 
 function flushAll(): void {
   scheduled = false;
@@ -25,11 +27,28 @@ function flushAll(): void {
   for (let i = 0; i < batch.length; i++) if (!batch[i]!.urgent) batch[i]!.flush();
 }
 
-/** Ask for `target.flush()` at the end of this turn; the caller ensures once per turn. */
+/** Ask for `target.flush()` at the end of this read or turn; the caller ensures once per turn. */
 export function scheduleFlush(target: Flushable): void {
   pending.push(target);
-  if (!scheduled) {
+  if (!scheduled && !inRead) {
     scheduled = true;
     process.nextTick(flushAll);
+  }
+}
+
+/**
+ * Handle one socket read, then write what it produced before returning. Same order as the
+ * tick, one call fewer: a scheduled tick makes Node enter JavaScript a second time after
+ * every read callback (processTicksAndRejections), about a tenth of the server's user-space
+ * CPU per job in the foreground benchmark.
+ */
+export function runInReadBatch(handle: (chunk: Buffer) => void, chunk: Buffer): void {
+  if (inRead) return handle(chunk); // not expected: reads do not nest
+  inRead = true;
+  try {
+    handle(chunk);
+  } finally {
+    inRead = false;
+    if (pending.length > 0) flushAll();
   }
 }

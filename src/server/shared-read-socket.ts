@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import { runInReadBatch } from './output-batch.js';
 
 /**
  * One receive buffer for every plain-TCP Gearman connection. Node's default read path
@@ -34,7 +35,8 @@ export function withSharedReadBuffer(accepted: Socket, onBytes: (chunk: Buffer) 
     onread: {
       buffer: sharedReadBuffer,
       callback: (bytes: number, buffer: Uint8Array) => {
-        onBytes((buffer as Buffer).subarray(0, bytes));
+        // What the read produced is written before this returns (output-batch.ts).
+        runInReadBatch(onBytes, (buffer as Buffer).subarray(0, bytes));
         return true;
       },
     },
