@@ -8,6 +8,18 @@ function fieldLength(field: Field): number {
 }
 
 /**
+ * Buffer's own latin1 methods, under toString/write (present in every Node since 0.x, not in
+ * its typings): they skip the encoding lookup and argument checks of the public wrappers.
+ */
+interface Latin1Buffer {
+  latin1Slice(start: number, end: number): string;
+  latin1Write(text: string, offset: number, length: number): number;
+}
+
+/** Fields up to this length are copied byte by byte: cheaper than a call into Buffer's C++ for short ones. */
+const SHORT_FIELD = 64;
+
+/**
  * Encode a packet: fields joined by NUL, no terminator after the last one (gearman-spec 1.1).
  * For data packets pass the data blob as the last field.
  */
@@ -15,17 +27,37 @@ export function encodePacket(type: number, fields: readonly Field[] = [], reques
   let size = fields.length > 0 ? fields.length - 1 : 0;
   for (let i = 0; i < fields.length; i++) size += fieldLength(fields[i]!);
   const out = Buffer.allocUnsafe(HEADER_SIZE + size);
-  out.writeUInt32BE(request ? MAGIC_REQ : MAGIC_RES, 0);
-  out.writeUInt32BE(type, 4);
-  out.writeUInt32BE(size, 8);
+  writeHeader(out, request ? MAGIC_REQ : MAGIC_RES, type, size);
   let off = HEADER_SIZE;
   for (let i = 0; i < fields.length; i++) {
     if (i > 0) out[off++] = 0;
     const field = fields[i]!;
-    if (typeof field === 'string') off += out.write(field, off, 'latin1');
-    else off += field.copy(out, off);
+    const n = field.length;
+    if (typeof field === 'string') {
+      if (n <= SHORT_FIELD) for (let k = 0; k < n; k++) out[off++] = field.charCodeAt(k);
+      else off += (out as unknown as Latin1Buffer).latin1Write(field, off, n);
+    } else if (n <= SHORT_FIELD) {
+      for (let k = 0; k < n; k++) out[off++] = field[k]!;
+    } else {
+      off += field.copy(out, off);
+    }
   }
   return out;
+}
+
+function writeHeader(out: Buffer, magic: number, type: number, size: number): void {
+  out[0] = magic >>> 24;
+  out[1] = (magic >>> 16) & 0xff;
+  out[2] = (magic >>> 8) & 0xff;
+  out[3] = magic & 0xff;
+  out[4] = type >>> 24;
+  out[5] = (type >>> 16) & 0xff;
+  out[6] = (type >>> 8) & 0xff;
+  out[7] = type & 0xff;
+  out[8] = size >>> 24;
+  out[9] = (size >>> 16) & 0xff;
+  out[10] = (size >>> 8) & 0xff;
+  out[11] = size & 0xff;
 }
 
 /** A request packet, as clients and workers send them. */
@@ -47,5 +79,17 @@ export function emptyPacket(type: number, request = false): Buffer {
 
 /** Bytes as a latin1 string: a lossless, cheap key for names, uniques and handles. */
 export function bytesToKey(bytes: Buffer): string {
-  return bytes.toString('latin1');
+  return (bytes as unknown as Latin1Buffer).latin1Slice(0, bytes.length); // what toString('latin1') ends in, without its checks
+}
+
+/**
+ * A copy of `bytes` that owns its memory (fields are views into a reused receive buffer).
+ * Short ones are copied byte by byte into a slice of Buffer's pool.
+ */
+export function copyBytes(bytes: Buffer): Buffer {
+  const n = bytes.length;
+  if (n > SHORT_FIELD) return Buffer.from(bytes);
+  const out = Buffer.allocUnsafe(n);
+  for (let k = 0; k < n; k++) out[k] = bytes[k]!;
+  return out;
 }

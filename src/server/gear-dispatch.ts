@@ -1,7 +1,7 @@
 import { MAX_UNIQUE_BYTES } from '../engine/engine.js';
 import { Priority, type Assignment, type EngineError } from '../engine/types.js';
 import type { BinaryFrame } from '../protocol/decoder.js';
-import { bytesToKey, emptyPacket, encodePacket } from '../protocol/encoder.js';
+import { bytesToKey, copyBytes, emptyPacket, encodePacket } from '../protocol/encoder.js';
 import { PacketType as T } from '../protocol/packets.js';
 import type { GearSession } from './gear-session.js';
 
@@ -78,16 +78,16 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
 
     case T.WORK_DATA:
     case T.WORK_WARNING:
-      return orError(session, engine.workData(peer, bytesToKey(args[0]!), Buffer.from(args[1]!), frame.type === T.WORK_WARNING));
+      return orError(session, engine.workData(peer, bytesToKey(args[0]!), copyBytes(args[1]!), frame.type === T.WORK_WARNING));
     case T.WORK_STATUS:
       if (args[2]!.length > 11) return session.replyError(denominatorInvalid); // spec 1.6
-      return orError(session, engine.workStatus(peer, bytesToKey(args[0]!), Buffer.from(args[1]!), Buffer.from(args[2]!)));
+      return orError(session, engine.workStatus(peer, bytesToKey(args[0]!), copyBytes(args[1]!), copyBytes(args[2]!)));
     case T.WORK_COMPLETE:
-      return orError(session, engine.workComplete(peer, bytesToKey(args[0]!), Buffer.from(args[1]!)));
+      return orError(session, engine.workComplete(peer, bytesToKey(args[0]!), copyBytes(args[1]!)));
     case T.WORK_FAIL:
       return orError(session, engine.workFail(peer, bytesToKey(args[0]!)));
     case T.WORK_EXCEPTION:
-      return orError(session, engine.workException(peer, bytesToKey(args[0]!), Buffer.from(args[1]!)));
+      return orError(session, engine.workException(peer, bytesToKey(args[0]!), copyBytes(args[1]!)));
 
     case T.GET_STATUS: {
       const handle = bytesToKey(args[0]!);
@@ -166,7 +166,7 @@ function submit(session: GearSession, type: number, args: Buffer[]): void {
     functionName: bytesToKey(args[0]!),
     unique: bytesToKey(args[1]!),
     // Copied out of the receive buffer so a queued job never pins a whole socket chunk.
-    data: Buffer.from(data),
+    data: copyBytes(data),
     priority,
     background,
     when,
