@@ -1,17 +1,72 @@
 import { ProtocolError } from './errors.js';
 import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES, MAX_PACKET_TYPE, packetLayouts } from './packets.js';
 
-/** A binary packet: its fields (and, for data packets, the data blob as the last element). */
-export interface BinaryFrame {
-  readonly kind: 'packet';
+/** Buffer's latin1 reader under toString('latin1'), not in Node's typings (see encoder.ts). */
+interface Latin1Buffer {
+  latin1Slice(start: number, end: number): string;
+}
+
+/** Fields up to this length are copied byte by byte (cheaper than Buffer's C++ for short ones). */
+const SHORT_FIELD = 64;
+
+/**
+ * A binary packet: its type and fields. Fields are read where they lie in the receive
+ * buffer, so a frame is valid only during the onFrame call: copy anything that must outlive
+ * it. `key`, `copy` and `fieldLength` read one field without making a Buffer view of it
+ * (the server's hot path); `args` has them all as views, made on first use.
+ * For a data packet the data is the last field (`fieldCount === argc + 1`).
+ */
+export class BinaryFrame implements PacketFrame {
+  readonly kind = 'packet' as const;
   /** True for `\0REQ`, false for `\0RES` (gearmand answers the latter with INVALID_MAGIC). */
   readonly request: boolean;
   readonly type: number;
-  /**
-   * Fields as views into the receive buffer: copy anything that must outlive the callback.
-   * For a data packet `args.length === argc + 1` and the last element is the data.
-   */
-  readonly args: Buffer[];
+  private readonly buf: Buffer;
+  /** Start and end offset in `buf` of each field, in order. */
+  private readonly bounds: number[];
+  private views: Buffer[] | undefined;
+
+  constructor(request: boolean, type: number, buf: Buffer, bounds: number[]) {
+    this.request = request;
+    this.type = type;
+    this.buf = buf;
+    this.bounds = bounds;
+  }
+
+  get fieldCount(): number {
+    return this.bounds.length >> 1;
+  }
+
+  /** Every field as a view into the receive buffer. */
+  get args(): Buffer[] {
+    if (this.views === undefined) {
+      const views: Buffer[] = [];
+      for (let i = 0; i < this.bounds.length; i += 2) views.push(this.buf.subarray(this.bounds[i], this.bounds[i + 1]));
+      this.views = views;
+    }
+    return this.views;
+  }
+
+  fieldLength(i: number): number {
+    return this.bounds[2 * i + 1]! - this.bounds[2 * i]!;
+  }
+
+  /** Field `i` as a latin1 string: a lossless key for names, uniques and handles. */
+  key(i: number): string {
+    return (this.buf as unknown as Latin1Buffer).latin1Slice(this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
+  }
+
+  /** Field `i` copied into memory of its own. */
+  copy(i: number): Buffer {
+    const start = this.bounds[2 * i]!;
+    const end = this.bounds[2 * i + 1]!;
+    const n = end - start;
+    if (n > SHORT_FIELD) return Buffer.from(this.buf.subarray(start, end));
+    const out = Buffer.allocUnsafe(n);
+    const buf = this.buf;
+    for (let k = 0; k < n; k++) out[k] = buf[start + k]!;
+    return out;
+  }
 }
 
 /** One admin text line, without its LF and an optional CR before it. */
@@ -21,6 +76,23 @@ export interface TextFrame {
 }
 
 export type Frame = BinaryFrame | TextFrame;
+
+/** A packet as plain data: what a frame becomes once copied out of the receive buffer. */
+export interface PacketFrame {
+  readonly kind: 'packet';
+  readonly request: boolean;
+  readonly type: number;
+  readonly args: Buffer[];
+}
+
+/** A frame that owns its bytes (ownFrame), safe to keep after the onFrame call. */
+export type OwnedFrame = PacketFrame | TextFrame;
+
+/** Copy a frame out of the receive buffer, to keep it past the onFrame call. */
+export function ownFrame(frame: Frame): OwnedFrame {
+  if (frame.kind === 'text') return { kind: 'text', line: Buffer.from(frame.line) };
+  return { kind: 'packet', request: frame.request, type: frame.type, args: frame.args.map((a) => Buffer.from(a)) };
+}
 
 export interface DecoderLimits {
   /** Largest payload accepted; a header declaring more is refused before any of it is read. */
@@ -145,9 +217,9 @@ export class FrameDecoder {
         }
         return;
       }
-      const payload = buf.subarray(off + HEADER_SIZE, off + total);
+      const start = off + HEADER_SIZE;
       off += total;
-      onFrame({ kind: 'packet', request: magic === MAGIC_REQ, type, args: splitPayload(type, payload) });
+      onFrame(new BinaryFrame(magic === MAGIC_REQ, type, buf, fieldBounds(type, buf, start, off)));
     }
   }
 
@@ -158,33 +230,41 @@ export class FrameDecoder {
 }
 
 /**
- * Split a payload into the fields of its type. Unlike gearmand, the NUL search is bounded
- * by the declared size (gearman-spec 7, group B item 1): missing terminators are an error.
+ * Where the fields of a packet of `type` lie in `buf[start, end)`: start and end of each.
+ * Unlike gearmand, the NUL search is bounded by the declared size (gearman-spec 7, group B
+ * item 1): missing terminators are an error.
  */
-export function splitPayload(type: number, payload: Buffer): Buffer[] {
+export function fieldBounds(type: number, buf: Buffer, start: number, end: number): number[] {
   const layout = type <= MAX_PACKET_TYPE ? packetLayouts[type] : undefined;
   if (layout === undefined) {
     throw new ProtocolError('INVALID_COMMAND', `unknown packet type ${type}`);
   }
   const { argc, data } = layout;
-  if (argc === 0) return data ? [payload] : [];
+  if (argc === 0) return data ? [start, end] : [];
   const nulFields = data ? argc : argc - 1;
-  const args: Buffer[] = [];
-  let start = 0;
-  const end = payload.length;
+  const bounds: number[] = [];
+  let from = start;
   for (let i = 0; i < nulFields; i++) {
     // A loop, not indexOf: fields are short and the call into C++ costs more than the scan.
-    let nul = start;
-    while (nul < end && payload[nul] !== 0) nul++;
+    let nul = from;
+    while (nul < end && buf[nul] !== 0) nul++;
     if (nul === end) {
       throw new ProtocolError(
         'INVALID_PACKET',
         `${layout.name} needs ${nulFields} NUL-terminated field(s) before its ${data ? 'data' : 'last field'}`,
       );
     }
-    args.push(payload.subarray(start, nul));
-    start = nul + 1;
+    bounds.push(from, nul);
+    from = nul + 1;
   }
-  args.push(payload.subarray(start));
+  bounds.push(from, end);
+  return bounds;
+}
+
+/** Split a payload into the fields of its type, as views (see fieldBounds). */
+export function splitPayload(type: number, payload: Buffer): Buffer[] {
+  const bounds = fieldBounds(type, payload, 0, payload.length);
+  const args: Buffer[] = [];
+  for (let i = 0; i < bounds.length; i += 2) args.push(payload.subarray(bounds[i], bounds[i + 1]));
   return args;
 }

@@ -82,14 +82,3 @@ export function bytesToKey(bytes: Buffer): string {
   return (bytes as unknown as Latin1Buffer).latin1Slice(0, bytes.length); // what toString('latin1') ends in, without its checks
 }
 
-/**
- * A copy of `bytes` that owns its memory (fields are views into a reused receive buffer).
- * Short ones are copied byte by byte into a slice of Buffer's pool.
- */
-export function copyBytes(bytes: Buffer): Buffer {
-  const n = bytes.length;
-  if (n > SHORT_FIELD) return Buffer.from(bytes);
-  const out = Buffer.allocUnsafe(n);
-  for (let k = 0; k < n; k++) out[k] = bytes[k]!;
-  return out;
-}

@@ -1,7 +1,7 @@
 import { MAX_UNIQUE_BYTES } from '../engine/engine.js';
 import { Priority, type Assignment, type EngineError } from '../engine/types.js';
 import type { BinaryFrame } from '../protocol/decoder.js';
-import { bytesToKey, copyBytes, emptyPacket, encodePacket } from '../protocol/encoder.js';
+import { bytesToKey, emptyPacket, encodePacket } from '../protocol/encoder.js';
 import { PacketType as T } from '../protocol/packets.js';
 import type { GearSession } from './gear-session.js';
 
@@ -33,7 +33,6 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
   if (!frame.request) return session.replyError(badMagic); // spec 1.1: \0RES parsed, then refused
   const { engine } = session.ctx;
   const peer = session.peer;
-  const args = frame.args;
   switch (frame.type) {
     case T.SUBMIT_JOB:
     case T.SUBMIT_JOB_BG:
@@ -44,7 +43,7 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
     case T.SUBMIT_JOB_EPOCH:
     case T.SUBMIT_REDUCE_JOB:
     case T.SUBMIT_REDUCE_JOB_BACKGROUND:
-      return submit(session, frame.type, args);
+      return submit(session, frame);
 
     case T.GRAB_JOB:
     case T.GRAB_JOB_UNIQ:
@@ -58,39 +57,39 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       if (engine.preSleep(peer)) session.reply(emptyPacket(T.NOOP));
       return;
     case T.CAN_DO:
-      if (!engine.canDo(peer, bytesToKey(args[0]!))) session.replyError(tooManyFunctions);
+      if (!engine.canDo(peer, frame.key(0))) session.replyError(tooManyFunctions);
       return;
     case T.CAN_DO_TIMEOUT: {
-      const text = bytesToKey(args[1]!);
+      const text = frame.key(1);
       const timeout = Number.parseInt(text, 10);
       if (text.length > 20 || (Number.isFinite(timeout) && (timeout < 0 || timeout > 2 ** 31 - 1))) {
         return session.replyError(timeoutInvalid);
       }
-      if (!engine.canDo(peer, bytesToKey(args[0]!), Number.isFinite(timeout) ? timeout : 0)) session.replyError(tooManyFunctions);
+      if (!engine.canDo(peer, frame.key(0), Number.isFinite(timeout) ? timeout : 0)) session.replyError(tooManyFunctions);
       return;
     }
     case T.CANT_DO:
-      return engine.cantDo(peer, bytesToKey(args[0]!));
+      return engine.cantDo(peer, frame.key(0));
     case T.RESET_ABILITIES:
       return engine.resetAbilities(peer);
     case T.SET_CLIENT_ID:
-      return engine.setClientId(peer, bytesToKey(args[0]!));
+      return engine.setClientId(peer, frame.key(0));
 
     case T.WORK_DATA:
     case T.WORK_WARNING:
-      return orError(session, engine.workData(peer, bytesToKey(args[0]!), copyBytes(args[1]!), frame.type === T.WORK_WARNING));
+      return orError(session, engine.workData(peer, frame.key(0), frame.copy(1), frame.type === T.WORK_WARNING));
     case T.WORK_STATUS:
-      if (args[2]!.length > 11) return session.replyError(denominatorInvalid); // spec 1.6
-      return orError(session, engine.workStatus(peer, bytesToKey(args[0]!), copyBytes(args[1]!), copyBytes(args[2]!)));
+      if (frame.fieldLength(2) > 11) return session.replyError(denominatorInvalid); // spec 1.6
+      return orError(session, engine.workStatus(peer, frame.key(0), frame.copy(1), frame.copy(2)));
     case T.WORK_COMPLETE:
-      return orError(session, engine.workComplete(peer, bytesToKey(args[0]!), copyBytes(args[1]!)));
+      return orError(session, engine.workComplete(peer, frame.key(0), frame.copy(1)));
     case T.WORK_FAIL:
-      return orError(session, engine.workFail(peer, bytesToKey(args[0]!)));
+      return orError(session, engine.workFail(peer, frame.key(0)));
     case T.WORK_EXCEPTION:
-      return orError(session, engine.workException(peer, bytesToKey(args[0]!), copyBytes(args[1]!)));
+      return orError(session, engine.workException(peer, frame.key(0), frame.copy(1)));
 
     case T.GET_STATUS: {
-      const handle = bytesToKey(args[0]!);
+      const handle = frame.key(0);
       if (handle.length >= 64) return session.replyError(handleTooLong); // gearmand drops the connection
       const s = engine.status(handle);
       return session.reply(
@@ -98,7 +97,7 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       );
     }
     case T.GET_STATUS_UNIQUE: {
-      const unique = bytesToKey(args[0]!);
+      const unique = frame.key(0);
       if (unique.length > MAX_UNIQUE_BYTES) return session.replyError(uniqueTooLong); // gearmand drops
       const s = engine.statusByUnique(unique);
       return session.reply(
@@ -114,7 +113,7 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
     }
     case T.OPTION_REQ: {
       // Compared as a C string, so a trailing NUL is tolerated (spec 1.7).
-      const raw = args[0]!;
+      const raw = frame.args[0]!;
       const nul = raw.indexOf(0);
       const name = bytesToKey(nul === -1 ? raw : raw.subarray(0, nul));
       if (raw.length < 64 && name.toLowerCase() === 'exceptions') {
@@ -124,7 +123,7 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       return session.replyError(unknownOption);
     }
     case T.ECHO_REQ:
-      return session.reply(encodePacket(T.ECHO_RES, [args[0]!]));
+      return session.reply(encodePacket(T.ECHO_RES, [frame.args[0]!]));
 
     default:
       // Response-only types, SUBMIT_JOB_SCHED and ALL_YOURS (spec 1.11).
@@ -145,28 +144,27 @@ function assignPacket(grabType: number, job: Assignment): Buffer {
   return encodePacket(T.JOB_ASSIGN_UNIQ, [job.handle, job.functionName, job.unique, job.data]);
 }
 
-function submit(session: GearSession, type: number, args: Buffer[]): void {
+function submit(session: GearSession, frame: BinaryFrame): void {
+  const type = frame.type;
   const [priority, background] = submitKinds[type]!;
   let when = 0;
   let reducer = '';
-  let data: Buffer;
+  let dataField = 2;
   if (type === T.SUBMIT_JOB_EPOCH) {
     // strtoll: non-numeric text means 0, i.e. now (spec 1.5 step 2).
-    const parsed = Number.parseInt(bytesToKey(args[2]!), 10);
+    const parsed = Number.parseInt(frame.key(2), 10);
     if (Number.isFinite(parsed) && (parsed < 0 || !Number.isSafeInteger(parsed))) return session.replyError(epochInvalid);
     when = Number.isFinite(parsed) ? parsed : 0;
-    data = args[3]!;
+    dataField = 3;
   } else if (type === T.SUBMIT_REDUCE_JOB || type === T.SUBMIT_REDUCE_JOB_BACKGROUND) {
-    reducer = bytesToKey(args[2]!); // args[3] is the unused aggregator
-    data = args[4]!;
-  } else {
-    data = args[2]!;
+    reducer = frame.key(2); // field 3 is the unused aggregator
+    dataField = 4;
   }
   const result = session.ctx.engine.submit(background ? undefined : session.peer, {
-    functionName: bytesToKey(args[0]!),
-    unique: bytesToKey(args[1]!),
-    // Copied out of the receive buffer so a queued job never pins a whole socket chunk.
-    data: copyBytes(data),
+    functionName: frame.key(0),
+    unique: frame.key(1),
+    // Copied out of the receive buffer, which the next read overwrites.
+    data: frame.copy(dataField),
     priority,
     background,
     when,

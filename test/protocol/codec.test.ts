@@ -9,28 +9,23 @@ import {
   encodeRequest,
   packetLayouts,
   splitPayload,
-  type Frame,
+  ownFrame,
+  type OwnedFrame,
 } from '../../src/protocol/index.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/[^0-9a-f]/gi, ''), 'hex');
-
-/** A frame copied out of the receive buffer (frames are views, valid only in the callback). */
-function copyFrame(frame: Frame): Frame {
-  if (frame.kind === 'text') return { kind: 'text', line: Buffer.from(frame.line) };
-  return { ...frame, args: frame.args.map((a) => Buffer.from(a)) };
-}
 
 /**
  * Decode as the server does: every chunk arrives in one reused receive buffer, which is
  * scribbled over after each push, so a decoder that kept a view of it would fail here.
  */
-function decodeAll(bytes: Buffer, chunkSize = bytes.length): Frame[] {
-  const frames: Frame[] = [];
+function decodeAll(bytes: Buffer, chunkSize = bytes.length): OwnedFrame[] {
+  const frames: OwnedFrame[] = [];
   const decoder = new FrameDecoder();
   const receiveBuffer = Buffer.alloc(Math.max(1, Math.min(chunkSize, bytes.length)));
   for (let i = 0; i < bytes.length; i += chunkSize) {
     const n = bytes.copy(receiveBuffer, 0, i, i + chunkSize);
-    decoder.push(receiveBuffer.subarray(0, n), (f) => frames.push(copyFrame(f)));
+    decoder.push(receiveBuffer.subarray(0, n), (f) => frames.push(ownFrame(f)));
     receiveBuffer.fill(0xee);
   }
   return frames;

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { FrameDecoder, encodeRequest, PacketType as T, type Frame } from '../../src/protocol/index.js';
+import { FrameDecoder, encodeRequest, ownFrame, PacketType as T, type OwnedFrame } from '../../src/protocol/index.js';
 import { freePort, gearportCli, skipUnless, startGearport, type RunningServer } from '../helpers/servers.js';
 import { collect, openSocket } from '../robustness/attacks.js';
 import { makeCerts, type CertSet } from './certs.js';
@@ -20,7 +20,7 @@ const skip = skipUnless('openssl');
 interface TlsPeer {
   readonly socket: TLSSocket;
   send(packet: Buffer | string): void;
-  next(timeoutMs?: number): Promise<Frame>;
+  next(timeoutMs?: number): Promise<OwnedFrame>;
   close(): void;
 }
 
@@ -34,12 +34,12 @@ function tlsPeer(port: number, certs: CertSet, client?: { cert: string; key: str
       cert: client ? readFileSync(client.cert) : undefined,
       key: client ? readFileSync(client.key) : undefined,
     });
-    const frames: Frame[] = [];
-    const waiters: ((f: Frame | Error) => void)[] = [];
+    const frames: OwnedFrame[] = [];
+    const waiters: ((f: OwnedFrame | Error) => void)[] = [];
     const decoder = new FrameDecoder();
     socket.on('data', (chunk) =>
       decoder.push(chunk, (f) => {
-        const copy: Frame = f.kind === 'text' ? { kind: 'text', line: Buffer.from(f.line) } : { ...f, args: f.args.map((a) => Buffer.from(a)) };
+        const copy = ownFrame(f);
         const w = waiters.shift();
         if (w) w(copy);
         else frames.push(copy);
@@ -53,7 +53,7 @@ function tlsPeer(port: number, certs: CertSet, client?: { cert: string; key: str
         socket,
         send: (p) => socket.write(p),
         next: (timeoutMs = 5000) =>
-          new Promise<Frame>((res, rej) => {
+          new Promise<OwnedFrame>((res, rej) => {
             const f = frames.shift();
             if (f) return res(f);
             if (socket.destroyed) return rej(new Error('connection closed'));
