@@ -17,20 +17,24 @@ const SHORT_FIELD = 64;
  * For a data packet the data is the last field (`fieldCount === argc + 1`).
  */
 export class BinaryFrame implements PacketFrame {
-  readonly kind = 'packet' as const;
+  // Fields are `declare`d and set in the constructor: class field initializers run as a
+  // separate function per instance, and one frame is made per packet.
+  declare readonly kind: 'packet';
   /** True for `\0REQ`, false for `\0RES` (gearmand answers the latter with INVALID_MAGIC). */
-  readonly request: boolean;
-  readonly type: number;
-  private readonly buf: Buffer;
+  declare readonly request: boolean;
+  declare readonly type: number;
+  declare private readonly buf: Buffer;
   /** Start and end offset in `buf` of each field, in order. */
-  private readonly bounds: number[];
-  private views: Buffer[] | undefined;
+  declare private readonly bounds: number[];
+  declare private views: Buffer[] | undefined;
 
   constructor(request: boolean, type: number, buf: Buffer, bounds: number[]) {
+    this.kind = 'packet';
     this.request = request;
     this.type = type;
     this.buf = buf;
     this.bounds = bounds;
+    this.views = undefined;
   }
 
   get fieldCount(): number {
@@ -138,10 +142,15 @@ export class FrameDecoder {
    * is kept after the call (the caller may reuse its memory), frames included.
    * Throws ProtocolError on input that cannot be framed; the decoder is unusable after.
    */
-  push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
+  push(chunk: Buffer, onFrame: (frame: Frame) => void, length = chunk.length): void {
     if (this.failed) throw new ProtocolError('INVALID_PACKET', 'decoder already failed');
     let buf: Buffer;
-    if (this.needed > 0) {
+    let end = length;
+    if (this.rest === undefined && this.needed === 0) {
+      buf = chunk; // the common case: parse in place, only the first `length` bytes
+    } else if (length !== chunk.length) {
+      return this.push(chunk.subarray(0, length), onFrame);
+    } else if (this.needed > 0) {
       this.parts.push(Buffer.from(chunk));
       this.partsLength += chunk.length;
       if (this.partsLength < this.needed) return;
@@ -149,14 +158,14 @@ export class FrameDecoder {
       this.parts = [];
       this.partsLength = 0;
       this.needed = 0;
-    } else if (this.rest !== undefined) {
-      buf = Buffer.concat([this.rest, chunk]);
-      this.rest = undefined;
+      end = buf.length;
     } else {
-      buf = chunk;
+      buf = Buffer.concat([this.rest!, chunk]);
+      end = buf.length;
+      this.rest = undefined;
     }
     try {
-      this.parse(buf, onFrame);
+      this.parse(buf, end, onFrame);
     } catch (err) {
       this.failed = true;
       this.rest = undefined;
@@ -166,10 +175,10 @@ export class FrameDecoder {
     }
   }
 
-  private parse(buf: Buffer, onFrame: (frame: Frame) => void): void {
+  /** Frames in `buf[0, end)`; an incomplete one at the end is kept for the next push. */
+  private parse(buf: Buffer, end: number, onFrame: (frame: Frame) => void): void {
     const { maxPacketSize, maxLineLength } = this.limits;
     let off = 0;
-    const end = buf.length;
     while (off < end) {
       if (buf[off] !== 0) {
         const searchEnd = Math.min(end, off + maxLineLength + 2);
@@ -178,7 +187,7 @@ export class FrameDecoder {
           if (end - off > maxLineLength + 1) {
             throw new ProtocolError('LINE_TOO_LONG', `admin line longer than ${maxLineLength} bytes`);
           }
-          this.keep(buf, off);
+          this.keep(buf, off, end);
           return;
         }
         let lineEnd = lf;
@@ -192,7 +201,7 @@ export class FrameDecoder {
         continue;
       }
       if (end - off < HEADER_SIZE) {
-        this.keep(buf, off);
+        this.keep(buf, off, end);
         return;
       }
       const magic = buf.readUInt32BE(off);
@@ -207,13 +216,13 @@ export class FrameDecoder {
       }
       const total = HEADER_SIZE + size;
       if (end - off < total) {
-        const pending = buf.subarray(off);
+        const pending = buf.subarray(off, end);
         if (total > 64 * 1024) {
           this.parts = [Buffer.from(pending)];
           this.partsLength = pending.length;
           this.needed = total;
         } else {
-          this.keep(buf, off);
+          this.keep(buf, off, end);
         }
         return;
       }
@@ -223,9 +232,9 @@ export class FrameDecoder {
     }
   }
 
-  private keep(buf: Buffer, off: number): void {
-    // Copy the tail so a small remainder never pins a large receive chunk.
-    this.rest = Buffer.from(buf.subarray(off));
+  private keep(buf: Buffer, off: number, end: number): void {
+    // Copied: the receive buffer is reused, and a small remainder must not pin a large chunk.
+    this.rest = Buffer.from(buf.subarray(off, end));
   }
 }
 

@@ -66,7 +66,7 @@ export class GearListener {
       // Paused on accept so the socket can be re-wrapped to read into the shared buffer.
       return createServer({ noDelay: true, keepAlive: true, pauseOnConnect: true }, (accepted) => {
         let session: GearSession | undefined;
-        const socket = withSharedReadBuffer(accepted, (chunk) => session!.receive(chunk));
+        const socket = withSharedReadBuffer(accepted, (buffer, length) => session!.receive(buffer, length));
         if (this.admit(socket)) session = this.accept(socket, undefined, true);
       });
     }

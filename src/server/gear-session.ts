@@ -86,12 +86,12 @@ export class GearSession implements PeerListener {
 
   // ---- input ------------------------------------------------------------------------
 
-  /** Bytes from the peer; `chunk` may be a reused buffer, valid only during the call. */
-  receive(chunk: Buffer): void {
+  /** Bytes from the peer: the first `length` of `chunk`, a reused buffer valid only during the call. */
+  receive(chunk: Buffer, length = chunk.length): void {
     this.heardFrom = true;
     if (this.closing) return;
     try {
-      this.decoder.push(chunk, this.onFrameBound);
+      this.decoder.push(chunk, this.onFrameBound, length);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.ctx.log('info', 'protocol error; closing connection', { code: err.code, reason: err.message, address: this.socket.remoteAddress });

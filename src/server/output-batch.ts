@@ -42,11 +42,11 @@ export function scheduleFlush(target: Flushable): void {
  * every read callback (processTicksAndRejections), about a tenth of the server's user-space
  * CPU per job in the foreground benchmark.
  */
-export function runInReadBatch(handle: (chunk: Buffer) => void, chunk: Buffer): void {
-  if (inRead) return handle(chunk); // not expected: reads do not nest
+export function runInReadBatch(handle: (buffer: Buffer, length: number) => void, buffer: Buffer, length: number): void {
+  if (inRead) return handle(buffer, length); // not expected: reads do not nest
   inRead = true;
   try {
-    handle(chunk);
+    handle(buffer, length);
   } finally {
     inRead = false;
     if (pending.length > 0) flushAll();

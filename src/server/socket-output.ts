@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { streamBinding, type WriteRequest } from './stream-binding.js';
 
 /** Where a session's output goes, and how much of it the peer has not taken yet. */
 export interface SocketOutput {
@@ -54,35 +55,12 @@ class StreamOutput implements SocketOutput {
  * `HandleWriter.for` returns undefined and openOutput falls back to the stream.
  */
 
-interface WriteRequest {
-  oncomplete?: (this: WriteRequest, status: number) => void;
-  data?: Buffer | string | null;
-  writer?: HandleWriter;
-}
-
 interface StreamHandle {
   writeBuffer(req: WriteRequest, data: Buffer): number;
   writeLatin1String(req: WriteRequest, data: string): number;
 }
 
-interface StreamWrapBinding {
-  WriteWrap: new () => WriteRequest;
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
-}
-
-function loadBinding(): StreamWrapBinding | undefined {
-  try {
-    const binding = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
-    const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding;
-    if (typeof WriteWrap !== 'function' || !(streamBaseState instanceof Int32Array) || typeof kLastWriteWasAsync !== 'number') return undefined;
-    return { WriteWrap, streamBaseState, kLastWriteWasAsync };
-  } catch {
-    return undefined;
-  }
-}
-
-const binding = loadBinding();
+const binding = streamBinding;
 
 /**
  * A request object for the next write. It becomes a libuv write request only when a
@@ -91,7 +69,7 @@ const binding = loadBinding();
 let spareRequest: WriteRequest | undefined = binding ? new binding.WriteWrap() : undefined;
 
 function onWriteComplete(this: WriteRequest, status: number): void {
-  const writer = this.writer!;
+  const writer = this.writer as HandleWriter;
   const size = this.data!.length;
   this.data = null;
   writer.completed(size, status);

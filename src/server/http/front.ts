@@ -87,7 +87,7 @@ export class HttpFrontServer implements HttpFront {
   private accept(accepted: Socket, plain: boolean): void {
     let connection: HttpConnection | undefined;
     // Half-open, so that a request cut short by the client's end can still be answered 400.
-    const socket = plain ? withSharedReadBuffer(accepted, (chunk) => connection?.receive(chunk), true) : accepted;
+    const socket = plain ? withSharedReadBuffer(accepted, (buffer, length) => connection?.receive(buffer.subarray(0, length)), true) : accepted;
     socket.on('error', () => {}); // resets from clients are routine; 'close' follows
     const { httpMaxConnections, httpMaxConnectionsPerAddress } = this.ctx.limits;
     if (this.sockets.size >= httpMaxConnections || !this.connectionsByAddress.admit(socket, httpMaxConnectionsPerAddress)) {
