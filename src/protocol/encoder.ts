@@ -3,7 +3,7 @@ import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES } from './packets.js';
 /** A packet field: bytes, or a string whose chars are bytes (latin1, so any byte round-trips). */
 export type Field = Buffer | string;
 
-function fieldLength(field: Field): number {
+export function fieldLength(field: Field): number {
   return typeof field === 'string' ? field.length : field.length;
 }
 
@@ -27,37 +27,42 @@ export function encodePacket(type: number, fields: readonly Field[] = [], reques
   let size = fields.length > 0 ? fields.length - 1 : 0;
   for (let i = 0; i < fields.length; i++) size += fieldLength(fields[i]!);
   const out = Buffer.allocUnsafe(HEADER_SIZE + size);
-  writeHeader(out, request ? MAGIC_REQ : MAGIC_RES, type, size);
+  writeHeader(out, 0, request ? MAGIC_REQ : MAGIC_RES, type, size);
   let off = HEADER_SIZE;
   for (let i = 0; i < fields.length; i++) {
     if (i > 0) out[off++] = 0;
-    const field = fields[i]!;
-    const n = field.length;
-    if (typeof field === 'string') {
-      if (n <= SHORT_FIELD) for (let k = 0; k < n; k++) out[off++] = field.charCodeAt(k);
-      else off += (out as unknown as Latin1Buffer).latin1Write(field, off, n);
-    } else if (n <= SHORT_FIELD) {
-      for (let k = 0; k < n; k++) out[off++] = field[k]!;
-    } else {
-      off += field.copy(out, off);
-    }
+    off = writeField(out, off, fields[i]!);
   }
   return out;
 }
 
-function writeHeader(out: Buffer, magic: number, type: number, size: number): void {
-  out[0] = magic >>> 24;
-  out[1] = (magic >>> 16) & 0xff;
-  out[2] = (magic >>> 8) & 0xff;
-  out[3] = magic & 0xff;
-  out[4] = type >>> 24;
-  out[5] = (type >>> 16) & 0xff;
-  out[6] = (type >>> 8) & 0xff;
-  out[7] = type & 0xff;
-  out[8] = size >>> 24;
-  out[9] = (size >>> 16) & 0xff;
-  out[10] = (size >>> 8) & 0xff;
-  out[11] = size & 0xff;
+/** Write a field's bytes at `off`; returns the offset after them. */
+export function writeField(out: Buffer, off: number, field: Field): number {
+  const n = field.length;
+  if (typeof field === 'string') {
+    if (n > SHORT_FIELD) return off + (out as unknown as Latin1Buffer).latin1Write(field, off, n);
+    for (let k = 0; k < n; k++) out[off++] = field.charCodeAt(k);
+  } else {
+    if (n > SHORT_FIELD) return off + field.copy(out, off);
+    for (let k = 0; k < n; k++) out[off++] = field[k]!;
+  }
+  return off;
+}
+
+/** Write a 12-byte packet header at `off`. */
+export function writeHeader(out: Buffer, off: number, magic: number, type: number, size: number): void {
+  out[off] = magic >>> 24;
+  out[off + 1] = (magic >>> 16) & 0xff;
+  out[off + 2] = (magic >>> 8) & 0xff;
+  out[off + 3] = magic & 0xff;
+  out[off + 4] = type >>> 24;
+  out[off + 5] = (type >>> 16) & 0xff;
+  out[off + 6] = (type >>> 8) & 0xff;
+  out[off + 7] = type & 0xff;
+  out[off + 8] = size >>> 24;
+  out[off + 9] = (size >>> 16) & 0xff;
+  out[off + 10] = (size >>> 8) & 0xff;
+  out[off + 11] = size & 0xff;
 }
 
 /** A request packet, as clients and workers send them. */

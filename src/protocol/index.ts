@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './decoder.js';
 export * from './encoder.js';
 export * from './admin.js';
+export * from './packet-builder.js';

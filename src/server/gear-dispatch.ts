@@ -1,7 +1,7 @@
 import { MAX_UNIQUE_BYTES } from '../engine/engine.js';
 import { Priority, type Assignment, type EngineError } from '../engine/types.js';
 import type { BinaryFrame } from '../protocol/decoder.js';
-import { bytesToKey, emptyPacket, encodePacket } from '../protocol/encoder.js';
+import { bytesToKey, encodePacket } from '../protocol/encoder.js';
 import { PacketType as T } from '../protocol/packets.js';
 import type { GearSession } from './gear-session.js';
 
@@ -49,12 +49,12 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
     case T.GRAB_JOB_UNIQ:
     case T.GRAB_JOB_ALL: {
       const job = engine.grab(peer);
-      if (job === undefined) return session.reply(emptyPacket(T.NO_JOB));
-      return session.reply(assignPacket(frame.type, job));
+      if (job === undefined) return session.replyPacket(T.NO_JOB);
+      return replyAssignment(session, frame.type, job);
     }
     case T.PRE_SLEEP:
       // Work already waiting: NOOP now instead of sleeping (spec 1.4).
-      if (engine.preSleep(peer)) session.reply(emptyPacket(T.NOOP));
+      if (engine.preSleep(peer)) session.replyPacket(T.NOOP);
       return;
     case T.CAN_DO:
       if (!engine.canDo(peer, frame.key(0))) session.replyError(tooManyFunctions);
@@ -135,13 +135,13 @@ function orError(session: GearSession, err: EngineError | undefined): void {
   if (err !== undefined) session.replyError(err);
 }
 
-function assignPacket(grabType: number, job: Assignment): Buffer {
-  if (grabType === T.GRAB_JOB) return encodePacket(T.JOB_ASSIGN, [job.handle, job.functionName, job.data]);
+function replyAssignment(session: GearSession, grabType: number, job: Assignment): void {
+  if (grabType === T.GRAB_JOB) return session.replyPacket(T.JOB_ASSIGN, job.handle, job.functionName, job.data);
   // GRAB_JOB_ALL answers JOB_ASSIGN_UNIQ unless the job has a reducer (spec 1.4).
   if (grabType === T.GRAB_JOB_ALL && job.reducer !== '') {
-    return encodePacket(T.JOB_ASSIGN_ALL, [job.handle, job.functionName, job.unique, job.reducer, job.data]);
+    return session.reply(encodePacket(T.JOB_ASSIGN_ALL, [job.handle, job.functionName, job.unique, job.reducer, job.data]));
   }
-  return encodePacket(T.JOB_ASSIGN_UNIQ, [job.handle, job.functionName, job.unique, job.data]);
+  return session.replyPacket(T.JOB_ASSIGN_UNIQ, job.handle, job.functionName, job.unique, job.data);
 }
 
 function submit(session: GearSession, frame: BinaryFrame): void {
@@ -172,7 +172,7 @@ function submit(session: GearSession, frame: BinaryFrame): void {
   });
   if (!result.ok) return session.replyError(result.error);
   const handle = result.job.handle;
-  if (result.durable === undefined) return session.reply(encodePacket(T.JOB_CREATED, [handle]));
+  if (result.durable === undefined) return session.replyPacket(T.JOB_CREATED, handle);
   // Background jobs are acknowledged only once stored (issue 5).
   session.replyLater(result.durable, () => encodePacket(T.JOB_CREATED, [handle]));
 }

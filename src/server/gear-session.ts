@@ -4,7 +4,8 @@ import type { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
 import type { EngineError, JobView, PeerListener } from '../engine/types.js';
 import { FrameDecoder, type Frame } from '../protocol/decoder.js';
-import { emptyPacket, encodePacket } from '../protocol/encoder.js';
+import { encodePacket, type Field } from '../protocol/encoder.js';
+import { PacketBuilder } from '../protocol/packet-builder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { PacketType as T } from '../protocol/packets.js';
 import { dispatchPacket } from './gear-dispatch.js';
@@ -50,8 +51,8 @@ export class GearSession implements PeerListener {
   /** What this connection may do; from its client certificate when TLS verifies clients. */
   readonly rights: PeerRights;
   private readonly decoder: FrameDecoder;
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  /** Packets waiting for this turn's write. */
+  private readonly out = new PacketBuilder();
   private flushScheduled = false;
   private readonly pendingReplies: PendingReply[] = [];
   private pausedForOutput = false;
@@ -137,11 +138,21 @@ export class GearSession implements PeerListener {
 
   // ---- output -----------------------------------------------------------------------
 
-  /** Queue bytes for this connection; written once per event-loop turn with the others. */
+  /** Queue bytes for this connection; written once per read or turn with the others. */
   send(packet: Buffer): void {
     if (this.closing) return;
-    this.out.push(packet);
-    this.outBytes += packet.length;
+    this.out.bytes(packet);
+    this.willFlush();
+  }
+
+  /** Queue a packet of up to four fields, encoded straight into the output (no Buffer of its own). */
+  sendPacket(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
+    if (this.closing) return;
+    this.out.packet(type, a, b, c, d);
+    this.willFlush();
+  }
+
+  private willFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       scheduleFlush(this);
@@ -152,6 +163,12 @@ export class GearSession implements PeerListener {
   reply(packet: Buffer): void {
     if (this.pendingReplies.length === 0) this.send(packet);
     else this.pendingReplies.push({ packet });
+  }
+
+  /** reply() of a packet of up to four fields. */
+  replyPacket(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
+    if (this.pendingReplies.length === 0) this.sendPacket(type, a, b, c, d);
+    else this.pendingReplies.push({ packet: encodePacket(type, [a, b, c, d].filter((f) => f !== undefined)) });
   }
 
   /** Reserve the reply slot for an answer that comes when `durable` settles. */
@@ -190,11 +207,10 @@ export class GearSession implements PeerListener {
 
   flush(): void {
     this.flushScheduled = false;
-    if (this.outBytes === 0 || this.socket.destroyed) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
-    this.out = [];
-    this.outBytes = 0;
-    this.output.write(data);
+    const out = this.out;
+    if (out.length === 0) return;
+    if (this.socket.destroyed) return out.reset(true);
+    out.reset(this.output.write(out.view()));
     const unsent = this.output.pendingBytes;
     if (unsent > this.ctx.limits.maxOutputBuffer) {
       this.ctx.log('warn', 'slow consumer: output buffer limit reached; closing connection', {
@@ -241,33 +257,33 @@ export class GearSession implements PeerListener {
   // ---- PeerListener: what the engine tells this connection --------------------------
 
   wake(): void {
-    this.send(emptyPacket(T.NOOP));
+    this.sendPacket(T.NOOP);
   }
 
   workData(job: JobView, data: Buffer): void {
-    this.send(encodePacket(T.WORK_DATA, [job.handle, data]));
+    this.sendPacket(T.WORK_DATA, job.handle, data);
   }
 
   workWarning(job: JobView, data: Buffer): void {
-    this.send(encodePacket(T.WORK_WARNING, [job.handle, data]));
+    this.sendPacket(T.WORK_WARNING, job.handle, data);
   }
 
   workStatus(job: JobView, numerator: Buffer, denominator: Buffer): void {
-    this.send(encodePacket(T.WORK_STATUS, [job.handle, numerator, denominator]));
+    this.sendPacket(T.WORK_STATUS, job.handle, numerator, denominator);
   }
 
   workComplete(job: JobView, data: Buffer): void {
-    this.send(encodePacket(T.WORK_COMPLETE, [job.handle, data]));
+    this.sendPacket(T.WORK_COMPLETE, job.handle, data);
   }
 
   workFail(job: JobView): void {
-    this.send(encodePacket(T.WORK_FAIL, [job.handle]));
+    this.sendPacket(T.WORK_FAIL, job.handle);
   }
 
   workException(job: JobView, data: Buffer): void {
     // Clients without the `exceptions` option hear WORK_FAIL (spec 1.6). gearmand appends a
     // NUL to that handle; we send the handle alone, as in every other WORK_FAIL.
-    if (this.exceptions) this.send(encodePacket(T.WORK_EXCEPTION, [job.handle, data]));
-    else this.send(encodePacket(T.WORK_FAIL, [job.handle]));
+    if (this.exceptions) this.sendPacket(T.WORK_EXCEPTION, job.handle, data);
+    else this.sendPacket(T.WORK_FAIL, job.handle);
   }
 }

@@ -3,7 +3,8 @@ import { streamBinding, type WriteRequest } from './stream-binding.js';
 
 /** Where a session's output goes, and how much of it the peer has not taken yet. */
 export interface SocketOutput {
-  write(data: Buffer): void;
+  /** Write `data`; true when the kernel took it all at once, so its memory may be reused. */
+  write(data: Buffer): boolean;
   /** Write a string of bytes (one char per byte), saving the Buffer a caller would build. */
   writeLatin1(text: string): void;
   /** Bytes written but not yet taken by the kernel: what the output limits count. */
@@ -31,8 +32,9 @@ class StreamOutput implements SocketOutput {
     };
   }
 
-  write(data: Buffer): void {
+  write(data: Buffer): boolean {
     this.socket.write(data, this.afterWrite);
+    return false; // the stream may hold it (TLS, a full buffer)
   }
 
   writeLatin1(text: string): void {
@@ -96,9 +98,9 @@ class HandleWriter implements SocketOutput {
   }
 
   /** Write `data`; what the kernel does not take at once stays queued (see pendingBytes). */
-  write(data: Buffer): void {
+  write(data: Buffer): boolean {
     const req = spareRequest!;
-    this.written(req, this.handle.writeBuffer(req, data), data);
+    return this.written(req, this.handle.writeBuffer(req, data), data);
   }
 
   writeLatin1(text: string): void {
@@ -106,19 +108,21 @@ class HandleWriter implements SocketOutput {
     this.written(req, this.handle.writeLatin1String(req, text), text);
   }
 
-  private written(req: WriteRequest, err: number, data: Buffer | string): void {
+  /** True when the write finished at once. */
+  private written(req: WriteRequest, err: number, data: Buffer | string): boolean {
     if (err !== 0) {
       spareRequest = new binding!.WriteWrap();
       this.socket.destroy(); // EPIPE, ECONNRESET: the peer is gone; 'close' follows
-      return;
+      return false;
     }
-    if (binding!.streamBaseState[binding!.kLastWriteWasAsync] === 0) return;
+    if (binding!.streamBaseState[binding!.kLastWriteWasAsync] === 0) return true;
     // Queued by libuv: this request object is now in use, and `data` must stay alive.
     spareRequest = new binding!.WriteWrap();
     req.oncomplete = onWriteComplete;
     req.data = data;
     req.writer = this;
     this.pendingBytes += data.length;
+    return false;
   }
 
   /** @internal From onWriteComplete. */

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { encodePacket, PacketBuilder, PacketType as T, type Field } from '../../src/protocol/index.js';
+
+const field = fc.oneof(
+  fc.string({ maxLength: 80 }).map((s) => Buffer.from(s, 'latin1').toString('latin1')),
+  fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+);
+
+test('packets appended to a builder are the bytes encodePacket makes, in order', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 42 }), fc.array(field, { maxLength: 4 })), { maxLength: 40 }), (packets) => {
+      const builder = new PacketBuilder();
+      const expected: Buffer[] = [];
+      for (const [type, fields] of packets) {
+        builder.packet(type, ...(fields as [Field?, Field?, Field?, Field?]));
+        expected.push(encodePacket(type, fields));
+      }
+      builder.bytes(encodePacket(T.NOOP));
+      expected.push(encodePacket(T.NOOP));
+      assert.deepEqual(builder.view(), Buffer.concat(expected));
+      assert.equal(builder.length, Buffer.concat(expected).length);
+    }),
+  );
+});
+
+test('after reset(false) a held view is never written over; after reset(true) the memory is reused', () => {
+  const builder = new PacketBuilder();
+  builder.packet(T.JOB_CREATED, 'H:x:1');
+  const held = builder.view();
+  const copy = Buffer.from(held);
+  builder.reset(false); // a queued write still holds `held`
+  builder.packet(T.JOB_CREATED, 'H:x:2');
+  assert.deepEqual(held, copy);
+  const second = builder.view();
+  builder.reset(true);
+  builder.packet(T.JOB_CREATED, 'H:x:3');
+  assert.equal(builder.view().buffer, second.buffer, 'the same memory serves the next packets');
+  assert.equal(builder.view().byteOffset, second.byteOffset);
+});
+
+test('a buffer grown past 64 KiB for one large packet is let go after its write', () => {
+  const builder = new PacketBuilder();
+  builder.packet(T.WORK_COMPLETE, 'H:x:1', Buffer.alloc(200_000, 7));
+  const big = builder.view();
+  assert.equal(big.length, 12 + 'H:x:1'.length + 1 + 200_000);
+  builder.reset(true);
+  builder.packet(T.NOOP);
+  assert.notEqual(builder.view().buffer, big.buffer);
+  assert.deepEqual(builder.view(), encodePacket(T.NOOP));
+});
