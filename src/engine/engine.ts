@@ -34,8 +34,8 @@ export class Engine extends JobTable {
     this.peers.delete(peer);
     for (const reg of peer.registrations) removeWorker(reg.fn, peer);
     peer.registrations = [];
-    for (const job of [...peer.running]) this.requeue(job);
-    for (const job of [...peer.attached]) this.detachJob(job, peer);
+    for (const job of peer.running.toArray()) this.requeue(job);
+    for (const job of peer.attached.toArray()) this.detachJob(job, peer);
   }
 
   setClientId(peer: Peer, id: string): void {
@@ -171,13 +171,13 @@ export class Engine extends JobTable {
     if (index === -1) return;
     peer.registrations.splice(index, 1);
     removeWorker(fn, peer);
-    for (const job of [...peer.running]) if (job.fn === fn) this.requeue(job);
+    for (const job of peer.running.toArray()) if (job.fn === fn) this.requeue(job);
   }
 
   resetAbilities(peer: Peer): void {
     for (const reg of peer.registrations) removeWorker(reg.fn, peer);
     peer.registrations = [];
-    for (const job of [...peer.running]) this.requeue(job);
+    for (const job of peer.running.toArray()) this.requeue(job);
   }
 
   /** PRE_SLEEP: true when work is waiting (send NOOP now), else the worker sleeps. */

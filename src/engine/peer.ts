@@ -1,5 +1,5 @@
 import type { FunctionState } from './function-state.js';
-import type { Job } from './job.js';
+import { JobSet } from './job-set.js';
 import type { PeerListener } from './types.js';
 
 /** One worker registration: a function with its CAN_DO_TIMEOUT (ms, 0 = none). */
@@ -24,9 +24,9 @@ export class Peer {
   /** Registrations; the one chosen by a grab moves to the end (round-robin, gearmand 2.0). */
   registrations: Registration[] = [];
   /** Jobs this connection waits on as a foreground client. */
-  readonly attached = new Set<Job>();
+  readonly attached = new JobSet();
   /** Jobs this connection runs as a worker. */
-  readonly running = new Set<Job>();
+  readonly running = new JobSet();
   closed = false;
 
   constructor(id: number, listener: PeerListener, address: string, label: number) {
