@@ -251,7 +251,7 @@ export function fieldBounds(type: number, buf: Buffer, start: number, end: numbe
   const { argc, data } = layout;
   if (argc === 0) return data ? [start, end] : [];
   const nulFields = data ? argc : argc - 1;
-  const bounds: number[] = [];
+  const bounds = new Array<number>(2 * nulFields + 2); // its final size: no growing
   let from = start;
   for (let i = 0; i < nulFields; i++) {
     // A loop, not indexOf: fields are short and the call into C++ costs more than the scan.
@@ -263,10 +263,12 @@ export function fieldBounds(type: number, buf: Buffer, start: number, end: numbe
         `${layout.name} needs ${nulFields} NUL-terminated field(s) before its ${data ? 'data' : 'last field'}`,
       );
     }
-    bounds.push(from, nul);
+    bounds[2 * i] = from;
+    bounds[2 * i + 1] = nul;
     from = nul + 1;
   }
-  bounds.push(from, end);
+  bounds[2 * nulFields] = from;
+  bounds[2 * nulFields + 1] = end;
   return bounds;
 }
 

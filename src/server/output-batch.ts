@@ -15,6 +15,8 @@ export interface Flushable {
 }
 
 let pending: Flushable[] = [];
+/** The other list, swapped in while one is being flushed: no new array per flush. */
+let spare: Flushable[] = [];
 let scheduled = false;
 /** Inside a socket read (runInReadBatch): flushed when it returns, not on a tick. */
 let inRead = false;
@@ -22,9 +24,11 @@ let inRead = false;
 function flushAll(): void {
   scheduled = false;
   const batch = pending;
-  pending = [];
+  pending = spare;
   for (let i = 0; i < batch.length; i++) if (batch[i]!.urgent) batch[i]!.flush();
   for (let i = 0; i < batch.length; i++) if (!batch[i]!.urgent) batch[i]!.flush();
+  batch.length = 0;
+  spare = batch;
 }
 
 /** Ask for `target.flush()` at the end of this read or turn; the caller ensures once per turn. */
