@@ -1,0 +1,143 @@
+/**
+ * `npm run bench:instructions`: user-space instructions each server executes per foreground
+ * job, counted by valgrind's callgrind. Unlike time, the count hardly moves with what else
+ * the machine is doing, so it shows a hot-path change that the noise of a 2-core VM hides in
+ * jobs/s (the kernel's share, the same system calls for both servers, is not counted).
+ *
+ * Each server runs under callgrind on a free loopback port; the load generator (not under
+ * valgrind) runs WARMUP jobs so the JIT settles, the counters are zeroed, MEASURED jobs run,
+ * and the counters are dumped per thread. "main thread" is the event loop's thread; "all
+ * threads" adds the rest (V8's compiler and GC helpers, gearmand's other threads).
+ * Needs valgrind (Debian package `valgrind`); bounded in job count and in time.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, gearportCli, hasCommand } from '../test/helpers/servers.js';
+import { RECOMMENDED_NODE_OPTIONS } from './config.js';
+
+const WARMUP = Number(process.env.BENCH_INSTR_WARMUP ?? 20_000);
+const MEASURED = Number(process.env.BENCH_INSTR_JOBS ?? 5_000);
+/** Under valgrind a server runs some 50 times slower: generous, but bounded. */
+const STEP_TIMEOUT_MS = 240_000;
+const loadChild = fileURLToPath(new URL('./load-child.js', import.meta.url));
+
+interface Scenario {
+  readonly label: string;
+  readonly workers: number;
+  readonly clients: number;
+}
+
+const scenarios: Scenario[] = [
+  { label: 'fg 1w × 1c', workers: 1, clients: 1 },
+  { label: 'fg 4w × 16c', workers: 4, clients: 16 },
+];
+
+interface Counted {
+  readonly mainThread: number;
+  readonly allThreads: number;
+}
+
+function serverCommand(kind: 'gearmand' | 'gearport', port: number): string[] {
+  if (kind === 'gearmand') return ['/usr/sbin/gearmand', '-t', '0', '-L', '127.0.0.1', '-p', String(port), '-l', 'stderr'];
+  return [process.execPath, ...RECOMMENDED_NODE_OPTIONS.split(' '), gearportCli, '-L', '127.0.0.1', '-p', String(port), '-q', 'memory'];
+}
+
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  const until = Date.now() + STEP_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before listening`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > until) throw new Error(`server did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Run `jobs` foreground jobs through the load generator; resolves when they are done. */
+function runJobs(port: number, scenario: Scenario, jobs: number): void {
+  const job = {
+    kind: 'foreground',
+    workers: scenario.workers,
+    clients: scenario.clients,
+    host: '127.0.0.1',
+    port,
+    warmupMs: 0,
+    measureMs: STEP_TIMEOUT_MS,
+    maxJobs: jobs,
+    drainTimeoutMs: 60_000,
+  };
+  const out = execFileSync(process.execPath, [loadChild, JSON.stringify(job)], { timeout: STEP_TIMEOUT_MS + 70_000, encoding: 'utf8' });
+  const result = out.split('\n').find((line) => line.includes('"result"'));
+  const done = result === undefined ? 0 : (JSON.parse(result) as { result: { jobs: number } }).result.jobs;
+  if (done < jobs) throw new Error(`load generator finished ${done} of ${jobs} jobs: ${out.slice(0, 300)}`);
+}
+
+/** Instructions per thread in callgrind's dump files (`<base>.<pid>.<part>-<thread>`). */
+function readCounts(dir: string): Counted {
+  let mainThread = 0;
+  let allThreads = 0;
+  for (const name of readdirSync(dir)) {
+    const match = /-(\d+)$/.exec(name);
+    if (match === null) continue;
+    const summary = /^summary: (\d+)/m.exec(readFileSync(join(dir, name), 'latin1'));
+    if (summary === null) continue;
+    const count = Number(summary[1]);
+    allThreads += count;
+    if (Number(match[1]) === 1) mainThread += count;
+  }
+  return { mainThread, allThreads };
+}
+
+async function measure(kind: 'gearmand' | 'gearport', scenario: Scenario): Promise<Counted> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'gearport-callgrind-'));
+  const child = spawn(
+    'valgrind',
+    ['--tool=callgrind', '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, 'cg')}`, ...serverCommand(kind, port)],
+    { stdio: 'ignore', cwd: dir },
+  );
+  try {
+    await waitForPort(port, child);
+    runJobs(port, scenario, WARMUP);
+    execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore', timeout: 30_000 });
+    runJobs(port, scenario, MEASURED);
+    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore', timeout: 30_000 });
+    const counted = readCounts(dir);
+    return { mainThread: counted.mainThread / MEASURED, allThreads: counted.allThreads / MEASURED };
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  if (!hasCommand('valgrind') || !hasCommand('callgrind_control')) {
+    console.error('valgrind is not installed (apt-get install -y valgrind)');
+    process.exit(2);
+  }
+  console.log(`### User-space instructions per foreground job (callgrind; ${fmt(WARMUP)} jobs of warm-up, ${fmt(MEASURED)} counted)\n`);
+  console.log('| scenario | gearmand -t 0 main thread | all threads | Gearport main thread | all threads | ratio (main threads) |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const scenario of scenarios) {
+    const gearport = await measure('gearport', scenario);
+    const gearmand = await measure('gearmand', scenario);
+    console.log(
+      `| ${scenario.label} | ${fmt(gearmand.mainThread)} | ${fmt(gearmand.allThreads)} | ${fmt(gearport.mainThread)} | ${fmt(gearport.allThreads)} | ${(gearport.mainThread / gearmand.mainThread).toFixed(2)}x |`,
+    );
+  }
+}
+
+await main();
