@@ -10,13 +10,12 @@
  * threads" adds the rest (V8's compiler and GC helpers, gearmand's other threads).
  * Needs valgrind (Debian package `valgrind`); bounded in job count and in time.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, gearportCli, hasCommand } from '../test/helpers/servers.js';
+import { freePort, gearportCli, hasCommand, waitForPort } from '../test/helpers/servers.js';
 import { RECOMMENDED_NODE_OPTIONS } from './config.js';
 
 const WARMUP = Number(process.env.BENCH_INSTR_WARMUP ?? 20_000);
@@ -44,23 +43,6 @@ interface Counted {
 function serverCommand(kind: 'gearmand' | 'gearport', port: number): string[] {
   if (kind === 'gearmand') return ['/usr/sbin/gearmand', '-t', '0', '-L', '127.0.0.1', '-p', String(port), '-l', 'stderr'];
   return [process.execPath, ...RECOMMENDED_NODE_OPTIONS.split(' '), gearportCli, '-L', '127.0.0.1', '-p', String(port), '-q', 'memory'];
-}
-
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  const until = Date.now() + STEP_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before listening`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > until) throw new Error(`server did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Run `jobs` foreground jobs through the load generator; resolves when they are done. */
@@ -107,7 +89,7 @@ async function measure(kind: 'gearmand' | 'gearport', scenario: Scenario): Promi
     { stdio: 'ignore', cwd: dir },
   );
   try {
-    await waitForPort(port, child);
+    await waitForPort(port, child, () => '', STEP_TIMEOUT_MS);
     runJobs(port, scenario, WARMUP);
     execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore', timeout: 30_000 });
     runJobs(port, scenario, MEASURED);

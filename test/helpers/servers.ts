@@ -59,7 +59,8 @@ export function hasCommand(name: string): boolean {
   }
 }
 
-async function waitForPort(port: number, child: ChildProcess, stderr: () => string, timeoutMs = 15000): Promise<void> {
+/** Resolve once something accepts connections on loopback `port`; fail if `child` exits first. */
+export async function waitForPort(port: number, child: ChildProcess, stderr: () => string, timeoutMs = 15000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
