@@ -85,7 +85,11 @@ for (const kind of serverKinds) {
     });
 
     test('with every server down, calls reject with NoServerAvailableError', async () => {
-      const servers = [{ host: '127.0.0.1', port: await freePort() }, { host: '127.0.0.1', port: await freePort() }];
+      // Two different closed ports: freePort can hand out the same one twice in a row.
+      const first = await freePort();
+      let second = await freePort();
+      while (second === first) second = await freePort();
+      const servers = [{ host: '127.0.0.1', port: first }, { host: '127.0.0.1', port: second }];
       const client = res.add(new Client({ servers, backoff: fastBackoff, unavailableTimeoutMs: 300 }), (c) => c.close());
       await assert.rejects(client.submit('x', 'y').result, (error: unknown) => {
         assert.ok(error instanceof NoServerAvailableError);
