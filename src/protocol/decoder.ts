@@ -1,13 +1,6 @@
+import { copyOf, latin1Of } from './bytes.js';
 import { ProtocolError } from './errors.js';
 import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES, MAX_PACKET_TYPE, packetLayouts } from './packets.js';
-
-/** Buffer's latin1 reader under toString('latin1'), not in Node's typings (see encoder.ts). */
-interface Latin1Buffer {
-  latin1Slice(start: number, end: number): string;
-}
-
-/** Fields up to this length are copied byte by byte (cheaper than Buffer's C++ for short ones). */
-const SHORT_FIELD = 64;
 
 /**
  * A binary packet: its type and fields. Fields are read where they lie in the receive
@@ -57,19 +50,12 @@ export class BinaryFrame implements PacketFrame {
 
   /** Field `i` as a latin1 string: a lossless key for names, uniques and handles. */
   key(i: number): string {
-    return (this.buf as unknown as Latin1Buffer).latin1Slice(this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
+    return latin1Of(this.buf, this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
   }
 
   /** Field `i` copied into memory of its own. */
   copy(i: number): Buffer {
-    const start = this.bounds[2 * i]!;
-    const end = this.bounds[2 * i + 1]!;
-    const n = end - start;
-    if (n > SHORT_FIELD) return Buffer.from(this.buf.subarray(start, end));
-    const out = Buffer.allocUnsafe(n);
-    const buf = this.buf;
-    for (let k = 0; k < n; k++) out[k] = buf[start + k]!;
-    return out;
+    return copyOf(this.buf, this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
   }
 }
 
@@ -144,25 +130,13 @@ export class FrameDecoder {
    */
   push(chunk: Buffer, onFrame: (frame: Frame) => void, length = chunk.length): void {
     if (this.failed) throw new ProtocolError('INVALID_PACKET', 'decoder already failed');
-    let buf: Buffer;
+    let buf = chunk; // the common case: parse in place, only the first `length` bytes
     let end = length;
-    if (this.rest === undefined && this.needed === 0) {
-      buf = chunk; // the common case: parse in place, only the first `length` bytes
-    } else if (length !== chunk.length) {
-      return this.push(chunk.subarray(0, length), onFrame);
-    } else if (this.needed > 0) {
-      this.parts.push(Buffer.from(chunk));
-      this.partsLength += chunk.length;
-      if (this.partsLength < this.needed) return;
-      buf = Buffer.concat(this.parts, this.partsLength);
-      this.parts = [];
-      this.partsLength = 0;
-      this.needed = 0;
-      end = buf.length;
-    } else {
-      buf = Buffer.concat([this.rest!, chunk]);
-      end = buf.length;
-      this.rest = undefined;
+    if (this.rest !== undefined || this.needed > 0) {
+      const joined = this.join(length === chunk.length ? chunk : chunk.subarray(0, length));
+      if (joined === undefined) return; // a large packet still arriving
+      buf = joined;
+      end = joined.length;
     }
     try {
       this.parse(buf, end, onFrame);
@@ -173,6 +147,23 @@ export class FrameDecoder {
       this.partsLength = 0;
       throw err;
     }
+  }
+
+  /** What earlier pushes left, with `chunk` after it; undefined while a large packet is incomplete. */
+  private join(chunk: Buffer): Buffer | undefined {
+    if (this.needed > 0) {
+      this.parts.push(Buffer.from(chunk));
+      this.partsLength += chunk.length;
+      if (this.partsLength < this.needed) return undefined;
+      const buf = Buffer.concat(this.parts, this.partsLength);
+      this.parts = [];
+      this.partsLength = 0;
+      this.needed = 0;
+      return buf;
+    }
+    const buf = Buffer.concat([this.rest!, chunk]);
+    this.rest = undefined;
+    return buf;
   }
 
   /** Frames in `buf[0, end)`; an incomplete one at the end is kept for the next push. */
@@ -270,12 +261,4 @@ export function fieldBounds(type: number, buf: Buffer, start: number, end: numbe
   bounds[2 * nulFields] = from;
   bounds[2 * nulFields + 1] = end;
   return bounds;
-}
-
-/** Split a payload into the fields of its type, as views (see fieldBounds). */
-export function splitPayload(type: number, payload: Buffer): Buffer[] {
-  const bounds = fieldBounds(type, payload, 0, payload.length);
-  const args: Buffer[] = [];
-  for (let i = 0; i < bounds.length; i += 2) args.push(payload.subarray(bounds[i], bounds[i + 1]));
-  return args;
 }

@@ -1,23 +1,8 @@
+import { latin1Of, writeBytes, writeLatin1 } from './bytes.js';
 import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES } from './packets.js';
 
 /** A packet field: bytes, or a string whose chars are bytes (latin1, so any byte round-trips). */
 export type Field = Buffer | string;
-
-export function fieldLength(field: Field): number {
-  return typeof field === 'string' ? field.length : field.length;
-}
-
-/**
- * Buffer's own latin1 methods, under toString/write (present in every Node since 0.x, not in
- * its typings): they skip the encoding lookup and argument checks of the public wrappers.
- */
-interface Latin1Buffer {
-  latin1Slice(start: number, end: number): string;
-  latin1Write(text: string, offset: number, length: number): number;
-}
-
-/** Fields up to this length are copied byte by byte: cheaper than a call into Buffer's C++ for short ones. */
-const SHORT_FIELD = 64;
 
 /**
  * Encode a packet: fields joined by NUL, no terminator after the last one (gearman-spec 1.1).
@@ -25,7 +10,7 @@ const SHORT_FIELD = 64;
  */
 export function encodePacket(type: number, fields: readonly Field[] = [], request = false): Buffer {
   let size = fields.length > 0 ? fields.length - 1 : 0;
-  for (let i = 0; i < fields.length; i++) size += fieldLength(fields[i]!);
+  for (let i = 0; i < fields.length; i++) size += fields[i]!.length;
   const out = Buffer.allocUnsafe(HEADER_SIZE + size);
   writeHeader(out, 0, request ? MAGIC_REQ : MAGIC_RES, type, size);
   let off = HEADER_SIZE;
@@ -38,15 +23,7 @@ export function encodePacket(type: number, fields: readonly Field[] = [], reques
 
 /** Write a field's bytes at `off`; returns the offset after them. */
 export function writeField(out: Buffer, off: number, field: Field): number {
-  const n = field.length;
-  if (typeof field === 'string') {
-    if (n > SHORT_FIELD) return off + (out as unknown as Latin1Buffer).latin1Write(field, off, n);
-    for (let k = 0; k < n; k++) out[off++] = field.charCodeAt(k);
-  } else {
-    if (n > SHORT_FIELD) return off + field.copy(out, off);
-    for (let k = 0; k < n; k++) out[off++] = field[k]!;
-  }
-  return off;
+  return typeof field === 'string' ? writeLatin1(out, off, field) : writeBytes(out, off, field, 0, field.length);
 }
 
 /** Write a 12-byte packet header at `off`. */
@@ -84,6 +61,6 @@ export function emptyPacket(type: number, request = false): Buffer {
 
 /** Bytes as a latin1 string: a lossless, cheap key for names, uniques and handles. */
 export function bytesToKey(bytes: Buffer): string {
-  return (bytes as unknown as Latin1Buffer).latin1Slice(0, bytes.length); // what toString('latin1') ends in, without its checks
+  return latin1Of(bytes, 0, bytes.length);
 }
 

@@ -1,4 +1,4 @@
-import { fieldLength, writeField, writeHeader, type Field } from './encoder.js';
+import { writeField, writeHeader, type Field } from './encoder.js';
 import { HEADER_SIZE, MAGIC_RES } from './packets.js';
 
 /** A builder's buffer is kept between writes up to this size; a larger one goes after use. */
@@ -19,10 +19,10 @@ export class PacketBuilder {
   /** Append a response packet of up to four fields (the data blob last, as in encodePacket). */
   packet(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
     let size = 0;
-    if (a !== undefined) size += fieldLength(a);
-    if (b !== undefined) size += 1 + fieldLength(b);
-    if (c !== undefined) size += 1 + fieldLength(c);
-    if (d !== undefined) size += 1 + fieldLength(d);
+    if (a !== undefined) size += a.length;
+    if (b !== undefined) size += 1 + b.length;
+    if (c !== undefined) size += 1 + c.length;
+    if (d !== undefined) size += 1 + d.length;
     const out = this.reserve(HEADER_SIZE + size);
     let off = this.length;
     writeHeader(out, off, MAGIC_RES, type, size);

@@ -47,7 +47,6 @@ export function scheduleFlush(target: Flushable): void {
  * CPU per job in the foreground benchmark.
  */
 export function runInReadBatch(handle: (buffer: Buffer, length: number) => void, buffer: Buffer, length: number): void {
-  if (inRead) return handle(buffer, length); // not expected: reads do not nest
   inRead = true;
   try {
     handle(buffer, length);

@@ -1,0 +1,44 @@
+/**
+ * Byte copies and latin1 conversions of the codec's hot path, in one place. Short runs are
+ * copied byte by byte in JavaScript: for the handles, names and small results of a typical
+ * job that is cheaper than a call into Buffer's C++ (and its argument checks).
+ */
+
+/** Up to this many bytes are copied in JavaScript; longer runs go through Buffer's C++. */
+export const SHORT_RUN = 64;
+
+/**
+ * Buffer's own latin1 methods, under toString/write (present in every Node since 0.x, not in
+ * its typings): they skip the encoding lookup and argument checks of the public wrappers.
+ */
+interface Latin1Buffer {
+  latin1Slice(start: number, end: number): string;
+  latin1Write(text: string, offset: number, length: number): number;
+}
+
+/** `buf[start, end)` as a latin1 string (one char per byte, so any bytes round-trip). */
+export function latin1Of(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as Latin1Buffer).latin1Slice(start, end);
+}
+
+/** Write a latin1 string's bytes at `off`; returns the offset after them. */
+export function writeLatin1(out: Buffer, off: number, text: string): number {
+  const n = text.length;
+  if (n > SHORT_RUN) return off + (out as unknown as Latin1Buffer).latin1Write(text, off, n);
+  for (let k = 0; k < n; k++) out[off++] = text.charCodeAt(k);
+  return off;
+}
+
+/** Copy `src[start, end)` to `out` at `off`; returns the offset after it. */
+export function writeBytes(out: Buffer, off: number, src: Buffer, start: number, end: number): number {
+  if (end - start > SHORT_RUN) return off + src.copy(out, off, start, end);
+  for (let k = start; k < end; k++) out[off++] = src[k]!;
+  return off;
+}
+
+/** `src[start, end)` copied into memory of its own. */
+export function copyOf(src: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start); // from Buffer's pool when small, as Buffer.from
+  writeBytes(out, 0, src, start, end);
+  return out;
+}
