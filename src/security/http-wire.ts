@@ -11,7 +11,6 @@ import { loadTlsMaterial } from './tls.js';
 import { SERVER_HEADER } from '../server/http/context.js';
 import { hasBody, type GearmanRequestHeaders } from '../server/http/gearman-headers.js';
 import type { HttpRequest } from '../server/http/wire/request.js';
-import { headerValue } from '../server/http/wire/request-head.js';
 import type { HttpResponse } from '../server/http/wire/response.js';
 
 
@@ -28,16 +27,13 @@ export function createHttpGuard(security: SecurityConfig): { guard: HttpGuard; d
  * Admit a request or answer it: 401/403/429 as JSON in the front's error shape, 204 for a
  * CORS preflight. Returns false when answered (before any 100 Continue is sent).
  */
-export function admitHttpRequest(guard: HttpGuard, req: HttpRequest, res: HttpResponse, h: GearmanRequestHeaders): boolean {
-  const url = req.url;
-  let start = 0;
-  while (url.charCodeAt(start) === 47 /* / */) start++;
+export function admitHttpRequest(guard: HttpGuard, req: HttpRequest, res: HttpResponse, path: string, h: GearmanRequestHeaders): boolean {
   const decision = guard.check({
     method: req.method,
-    path: url.slice(start),
+    path,
     address: req.remoteAddress,
-    authorization: headerValue(req.rawHeaders, 'authorization'),
-    origin: headerValue(req.rawHeaders, 'origin'),
+    authorization: h.authorization,
+    origin: h.origin,
     // The job mapping's own reading: a right checked on another reading could be bypassed.
     background: h.background,
   });
@@ -50,8 +46,7 @@ export function admitHttpRequest(guard: HttpGuard, req: HttpRequest, res: HttpRe
   const headers: string[] = ['Server', SERVER_HEADER, ...refusal.headers];
   if (refusal.status !== 204) headers.push('Content-Type', 'application/json', 'Content-Length', String(body.length), 'Cache-Control', 'no-store');
   // A body we will not read: close after answering rather than parse it as the next request.
-  const unread = hasBody(h);
-  if (unread) headers.push('Connection', 'close');
+  if (hasBody(h)) res.closeAfter = true;
   res.writeHead(refusal.status, headers);
   res.end(body);
   return false;

@@ -7,7 +7,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HeldBytes } from '../../src/server/http/wire/held-bytes.js';
-import { parseRequestHead, headerValue, type HeadLimits, type HeadParse, type RequestHead } from '../../src/server/http/wire/request-head.js';
+import { parseRequestHead, type HeadLimits, type HeadParse, type RequestHead } from '../../src/server/http/wire/request-head.js';
+import { readGearmanHeaders } from '../../src/server/http/gearman-headers.js';
+import { Priority } from '../../src/engine/types.js';
 import { ChunkedDecoder } from '../../src/server/http/wire/chunked.js';
 import { HttpErrors, type HttpErrorSpec } from '../../src/server/http/errors.js';
 
@@ -153,14 +155,15 @@ describe('parseRequestHead: byte fixtures', () => {
     assert.equal(head('POST / HTTP/1.1\r\ncontent-length: 999999999999999\r\n\r\n').head.contentLength, 999999999999999);
   });
 
-  test('headerValue finds the first value by lower-case name', () => {
-    const raw = ['Host', 'a', 'X-Thing', 'one', 'x-thing', 'two'];
-    assert.equal(headerValue(raw, 'host'), 'a');
-    assert.equal(headerValue(raw, 'x-thing'), 'one');
-    assert.equal(headerValue(raw, 'x-thin'), undefined);
-    assert.equal(headerValue(raw, 'missing'), undefined);
-    assert.equal(headerValue([], 'host'), undefined);
-    assert.equal(headerValue(head('GET / HTTP/1.1\r\nX-Empty:\r\n\r\n').head.rawHeaders, 'x-empty'), '');
+  test('the guard gets the first Authorization and Origin, read in the same pass as X-Gearman-*', () => {
+    const h = readGearmanHeaders(
+      head('POST /f HTTP/1.1\r\nauthorization: Bearer one\r\nOrigin: https://a.example\r\nAuthorization: Bearer two\r\norigin: https://b.example\r\nX-Gearman-Priority:  HIGH \r\n\r\n').head,
+    );
+    assert.equal(h.authorization, 'Bearer one');
+    assert.equal(h.origin, 'https://a.example');
+    assert.equal(h.priority, Priority.HIGH, 'the head parser trims the blanks around a value');
+    const none = readGearmanHeaders(head('GET / HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n').head);
+    assert.deepEqual([none.authorization, none.origin, none.eventStream], [undefined, undefined, true]);
   });
 });
 
@@ -636,11 +639,11 @@ describe('ChunkedDecoder: refusals', () => {
 
   test('a trailer section over maxTrailerBytes is 431; within it, accepted', () => {
     const trailer = `0\r\nX-Long: ${'y'.repeat(40)}\r\n\r\n`;
-    assert.equal(chunkRefusal(trailer, 16), HttpErrors.headersTooLarge);
+    assert.equal(chunkRefusal(trailer, 16), HttpErrors.trailersTooLarge);
     assert.equal(decode(trailer, 64).done, true);
     // Bounded over the whole section, not per line.
-    assert.equal(chunkRefusal('0\r\n' + 'A: b\r\n'.repeat(50) + '\r\n', 64), HttpErrors.headersTooLarge);
-    assert.equal(chunkRefusal('0\r\n' + 'A: b\r\n'.repeat(50), 64), HttpErrors.headersTooLarge, 'refused before the section ends');
+    assert.equal(chunkRefusal('0\r\n' + 'A: b\r\n'.repeat(50) + '\r\n', 64), HttpErrors.trailersTooLarge);
+    assert.equal(chunkRefusal('0\r\n' + 'A: b\r\n'.repeat(50), 64), HttpErrors.trailersTooLarge, 'refused before the section ends');
   });
 
   test('malformed trailer line endings are refused', () => {
@@ -701,7 +704,7 @@ describe('ChunkedDecoder: properties', () => {
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat({ max: 300 }), { maxLength: 5 }), (arr, splits) => {
         const d = decode(Buffer.from(arr), 64, splits);
         if (typeof d.result === 'number') assert.ok(d.consumed <= arr.length);
-        else assert.ok(d.result === HttpErrors.badRequest || d.result === HttpErrors.headersTooLarge, d.result.code);
+        else assert.ok(d.result === HttpErrors.badRequest || d.result === HttpErrors.trailersTooLarge, d.result.code);
       }),
       { numRuns: 300 },
     );

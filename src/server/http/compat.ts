@@ -18,42 +18,40 @@ const DRAIN_LIMIT = 64 * 1024;
 
 /**
  * The gearmand-compatible mapping (gearman-spec 3.2, 3.5): POST/PUT /<function> with the body
- * as the workload, GET /<function>?<query> with the query as the workload. `fn` is the path
- * without its leading slashes, not decoded (gearmand), the query kept for POST/PUT.
+ * as the workload, GET /<function>?<query> with the query as the workload. `path` is the
+ * request target without its leading slashes, not decoded (gearmand), the query kept for POST/PUT.
  */
 export function handleJobRequest(ctx: HttpContext, req: HttpRequest, res: HttpResponse, path: string, method: string, h: GearmanRequestHeaders): void {
-  const refusal = refuseJobEarly(ctx, req, path, method, h);
-  // A refused request's small body is read and dropped and the connection kept;
-  // a large or chunked one is not read: the connection closes after the answer.
-  if (refusal !== undefined) return sendError(res, refusal, h.contentLength > DRAIN_LIMIT || h.chunked || refusal === HttpErrors.bodyTooLarge);
+  // GET /f?x: function f, workload x. gearmand asks for function `f?x` with no workload.
+  const q = method === 'GET' ? path.indexOf('?') : -1;
+  const fn = q === -1 ? path : path.slice(0, q);
+  // Expect: 100-continue: the client holds its body back until a 100 invites it.
+  const awaitsContinue = req.head.expectContinue && method !== 'GET';
+  const refusal = refuseJobEarly(ctx, req.remoteAddress, fn, method, h);
+  // Refused from the headers alone, before any 100: a small body already sent is read and
+  // dropped and the connection kept; a large, chunked or held-back one is not read, so close.
+  if (refusal !== undefined) {
+    return sendError(res, refusal, awaitsContinue || h.contentLength > DRAIN_LIMIT || h.chunked || refusal === HttpErrors.bodyTooLarge);
+  }
   const address = req.remoteAddress;
   if (method === 'GET') {
-    // GET /f?x: function f, workload x. gearmand asks for function `f?x` with no workload.
-    const q = path.indexOf('?');
-    const fn = q === -1 ? path : path.slice(0, q);
-    const workload = q === -1 ? EMPTY : Buffer.from(path.slice(q + 1), 'latin1');
     // A GET body is ignored, as gearmand (read and dropped).
-    return submitJob(ctx, res, fn, workload, h, address);
+    return submitJob(ctx, res, fn, q === -1 ? EMPTY : Buffer.from(path.slice(q + 1), 'latin1'), h, address);
   }
-  // POST and PUT
+  if (awaitsContinue) res.writeContinue();
   readBody(req, ctx.limits.httpMaxBodyBytes, (error, body) => {
     if (error !== undefined) return sendError(res, error, true);
-    submitJob(ctx, res, path, body, h, address);
+    submitJob(ctx, res, fn, body, h, address);
   });
 }
 
-/**
- * Whatever the job mapping refuses from the request line and headers alone, before any body
- * byte is read, and so before a `100 Continue` invites the body; undefined = go on.
- */
-export function refuseJobEarly(ctx: HttpContext, req: HttpRequest, path: string, method: string, h: GearmanRequestHeaders): HttpErrorSpec | undefined {
+/** What the job mapping refuses from the request line and headers alone; undefined = go on. */
+function refuseJobEarly(ctx: HttpContext, address: string, fn: string, method: string, h: GearmanRequestHeaders): HttpErrorSpec | undefined {
   if (h.invalid !== undefined) return HttpErrors.invalidHeader;
   // gearmand answers ERROR for a unique over 64 bytes (and may abort: spec 3.4).
   if (h.unique.length > MAX_UNIQUE_BYTES) return HttpErrors.uniqueTooLong;
   const maxWaits = ctx.limits.httpMaxWaitsPerAddress;
-  if (!h.background && maxWaits > 0 && (ctx.waitsByAddress.get(req.remoteAddress) ?? 0) >= maxWaits) return HttpErrors.tooManyWaits;
-  const q = method === 'GET' ? path.indexOf('?') : -1;
-  const fn = q === -1 ? path : path.slice(0, q);
+  if (!h.background && maxWaits > 0 && (ctx.waitsByAddress.get(address) ?? 0) >= maxWaits) return HttpErrors.tooManyWaits;
   if (fn === '') return HttpErrors.notFound;
   if (!served(ctx, fn)) return HttpErrors.noWorker;
   return method === 'GET' ? undefined : refuseBodyEarly(ctx, h);

@@ -27,6 +27,7 @@ export const HttpErrors = {
   transferCodingUnsupported: { code: 'TRANSFER_CODING_UNSUPPORTED', status: 501, message: 'Only the chunked transfer coding is supported' },
   versionNotSupported: { code: 'HTTP_VERSION_NOT_SUPPORTED', status: 505, message: 'Only HTTP/1.0 and HTTP/1.1 are supported' },
   headersTooLarge: { code: 'HEADERS_TOO_LARGE', status: 431, message: 'The request headers are larger than the limit' },
+  trailersTooLarge: { code: 'TRAILERS_TOO_LARGE', status: 431, message: 'The trailer section of the chunked body is larger than the header size limit' },
   tooManyWaits: { code: 'TOO_MANY_WAITS', status: 429, message: 'Too many foreground jobs awaited from this address' },
   tooManyConnections: { code: 'TOO_MANY_CONNECTIONS', status: 503, message: 'Too many open connections' },
   queueFull: { code: 'QUEUE_FULL', status: 503, message: 'The job queue of this function is full' },

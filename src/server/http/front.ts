@@ -8,7 +8,7 @@ import { AddressCounts } from '../address-counts.js';
 import { withSharedReadBuffer } from '../shared-read-socket.js';
 import { openOutput } from '../socket-output.js';
 import { handleApiRequest } from './api.js';
-import { handleJobRequest, refuseJobEarly } from './compat.js';
+import { handleJobRequest } from './compat.js';
 import { apiRest, SERVER_HEADER, type HttpContext, type HttpLimits } from './context.js';
 import { HttpErrors } from './errors.js';
 import { hasBody, readGearmanHeaders } from './gearman-headers.js';
@@ -123,20 +123,14 @@ export class HttpFrontServer implements HttpFront {
     const h = readGearmanHeaders(req.head);
     const url = req.url;
     const method = req.method;
-    if (!admitHttpRequest(this.guard, req, res, h)) return; // 401/403/429, CORS preflight; no 100 for them
-    if (url.charCodeAt(0) !== 47 /* / */) return sendError(res, HttpErrors.badRequest, true);
     // gearmand: every leading slash is removed; the rest is the function name, undecoded.
-    let start = 1;
-    while (url.charCodeAt(start) === 47) start++;
+    let start = 0;
+    while (url.charCodeAt(start) === 47 /* / */) start++;
     const path = url.slice(start);
+    if (!admitHttpRequest(this.guard, req, res, path, h)) return; // 401/403/429, CORS preflight; no 100 for them
+    if (start === 0) return sendError(res, HttpErrors.badRequest, true);
     const rest = apiRest(path);
     if (rest !== undefined) return handleApiRequest(this.ctx, req, res, rest, method);
-    if (req.head.expectContinue && (method === 'POST' || method === 'PUT')) {
-      // Expect: 100-continue: refuse from the headers alone (the body unread: close after), or invite the body.
-      const refusal = refuseJobEarly(this.ctx, req, path, method, h);
-      if (refusal !== undefined) return sendError(res, refusal, true);
-      res.writeContinue();
-    }
     switch (method) {
       case 'POST':
       case 'PUT':

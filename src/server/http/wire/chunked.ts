@@ -108,13 +108,13 @@ export class ChunkedDecoder {
           if (c === 13) this.state = State.finalLf;
           else if (c === 10) return HttpErrors.badRequest; // a bare LF: another parser may end the body here
           else this.state = State.trailerLine;
-          if (++this.trailerBytes > this.maxTrailerBytes) return HttpErrors.headersTooLarge;
+          if (++this.trailerBytes > this.maxTrailerBytes) return HttpErrors.trailersTooLarge;
           i++;
           break;
         case State.trailerLine:
           if (c === 13) this.state = State.trailerLf;
           else if (c === 10) return HttpErrors.badRequest;
-          if (++this.trailerBytes > this.maxTrailerBytes) return HttpErrors.headersTooLarge;
+          if (++this.trailerBytes > this.maxTrailerBytes) return HttpErrors.trailersTooLarge;
           i++;
           break;
         case State.trailerLf:

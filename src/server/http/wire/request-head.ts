@@ -223,12 +223,3 @@ function hasToken(list: string, token: string): boolean {
   for (const item of list.split(',')) if (item.trim() === token) return true;
   return false;
 }
-
-/** The first value of a header (name in lower case), or undefined. */
-export function headerValue(rawHeaders: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return rawHeaders[i + 1];
-  }
-  return undefined;
-}
