@@ -229,21 +229,18 @@ export class HttpConnection implements ResponseSink {
     this.afterParse();
   }
 
-  /** The client will send nothing more (the socket is half-open: we may still answer). */
-  private clientEnded(): void {
-    this.settleEnd();
-  }
-
   /**
-   * After the client's end of sending. A client that closed its socket sends the same FIN as
-   * one that only shut down its side, so a caller with answers still owed is taken to be gone:
-   * the connection is cut and its queued jobs withdrawn (as node:http does). A request cut
-   * short, with nothing else owed, gets 400 (BODY_INCOMPLETE for a body), then the close.
+   * The client will send nothing more (the socket is half-open: we may still answer). A client
+   * that closed its socket sends the same FIN as one that only shut down its side, so a caller
+   * with answers still owed is taken to be gone: the connection is cut and its queued jobs
+   * withdrawn (as node:http does). A request cut short, with nothing else owed, gets 400
+   * (BODY_INCOMPLETE for a body), then the close.
    */
-  private settleEnd(): void {
+  private clientEnded(): void {
     if (this.closed) return;
+    // A response whose body is unfinished is still queued (it leaves the queue only once ended).
     const unread = this.bodyOwner !== undefined && !this.bodyOwner.ended ? this.bodyOwner : undefined;
-    const owed = this.responses.length - (unread !== undefined && this.responses.includes(unread) ? 1 : 0);
+    const owed = this.responses.length - (unread !== undefined ? 1 : 0);
     if (owed > 0) return this.destroy();
     if (unread !== undefined) return this.refuse(HttpErrors.bodyIncomplete);
     if (this.reading === Reading.head && this.held.length > 0) return this.refuse(HttpErrors.badRequest);

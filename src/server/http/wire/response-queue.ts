@@ -25,10 +25,6 @@ export class ResponseQueue {
     return this.owed[this.owed.length - 1];
   }
 
-  includes(res: HttpResponse): boolean {
-    return this.owed.includes(res);
-  }
-
   push(res: HttpResponse): void {
     this.owed.push(res);
   }

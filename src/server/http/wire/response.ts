@@ -111,10 +111,6 @@ export class HttpResponse {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
-      else if (name.length === 10 && name.toLowerCase() === 'connection') {
-        if (headers[i + 1]!.toLowerCase() === 'close') this.closeAfter = true;
-        continue; // written below, once
-      }
       text += `${name}: ${headers[i + 1]!}\r\n`;
     }
     const extra = this.extraHeaders;
@@ -148,22 +144,21 @@ export class HttpResponse {
     if (!this.headersSent) this.sink.send(this, 'HTTP/1.1 100 Continue\r\n\r\n');
   }
 
-  write(data: string | Buffer): void {
+  write(data: Buffer): void {
     if (this.ended || this.sink.closed) return;
     if (!this.headersSent) this.writeHead(200, []);
     if (this.headOnly || data.length === 0) return this.flushHeaders();
-    if (this.body === Body.chunked) {
-      const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-      this.emit(`${size.toString(16)}\r\n`);
-      this.emit(data);
-      this.emit('\r\n');
-    } else {
-      this.emit(data);
-    }
+    if (this.body !== Body.chunked) return this.emit(data);
+    const size = `${data.length.toString(16)}\r\n`;
+    // A small chunk goes in one write with its size line and CRLF (and the head, if unsent).
+    if (data.length <= INLINE_BODY_BYTES) return this.emit(`${size}${data.toString('latin1')}\r\n`);
+    this.emit(size);
+    this.emit(data);
+    this.emit('\r\n');
   }
 
   /** End the response, with `data` as its last (or only) body bytes; trailers for a chunked body. */
-  end(data?: string | Buffer, trailers?: Readonly<Record<string, string>>): void {
+  end(data?: Buffer, trailers?: Readonly<Record<string, string>>): void {
     if (this.ended) return;
     if (!this.headersSent) this.writeHead(200, []);
     if (this.sink.closed) {
@@ -172,7 +167,7 @@ export class HttpResponse {
     }
     const head = this.head;
     if (data !== undefined && data.length > 0 && !this.headOnly) {
-      if (head !== undefined && this.body === Body.fixed && typeof data !== 'string' && data.length <= INLINE_BODY_BYTES) {
+      if (head !== undefined && this.body === Body.fixed && data.length <= INLINE_BODY_BYTES) {
         // Head and a small body in one write: one syscall, no Buffer for the head.
         this.head = undefined;
         this.sink.send(this, head + data.toString('latin1'));
