@@ -154,7 +154,7 @@ describe('HTTP/1.1 behaviour', () => {
     b.close();
   });
 
-  test('pipelining past --http-max-pipelined: reading pauses, then every request is answered in order', async () => {
+  test('pipelining past --http-max-pipelined: all 40 requests are answered, in order, on the same connection', async () => {
     // The server under test keeps the default of 16 requests in progress per connection.
     const conn = await RawConnection.open(port);
     const words = Array.from({ length: 40 }, (_, i) => `w${String(i).padStart(2, '0')}`);

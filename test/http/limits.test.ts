@@ -83,6 +83,16 @@ describe('HTTP size, time and count limits', () => {
     assert.equal((await functionStatus(server.port)).get('f'), undefined, 'no job was made');
   });
 
+  test('a chunked trailer section over the header limit: 431 TRAILERS_TOO_LARGE', async () => {
+    const conn = await RawConnection.open(port);
+    // --http-max-header-size 2048 bounds the trailer section too.
+    conn.write(`POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: ${'t'.repeat(3000)}\r\n\r\n`);
+    const res = await conn.read({ timeoutMs: 5000 });
+    conn.close();
+    assert.equal(res.status, 431);
+    assert.equal(errorCode(res.body), 'TRAILERS_TOO_LARGE');
+  });
+
   test('slow headers: 408 and the connection is cut', async () => {
     const conn = await RawConnection.open(port);
     conn.write('POST /f HTTP/1.1\r\nX-Slow: ');
@@ -90,15 +100,21 @@ describe('HTTP size, time and count limits', () => {
     const res = await conn.read({ timeoutMs: 10_000 });
     assert.equal(res.status, 408);
     assert.equal(errorCode(res.body), 'REQUEST_TIMEOUT');
-    assert.ok(Date.now() - started >= 400);
+    const elapsed = Date.now() - started;
+    // The 600 ms headers timeout, not the 1200 ms request timeout (it cannot fire before ~1200 ms).
+    assert.ok(elapsed >= 400 && elapsed < 1100, `408 after ${elapsed} ms`);
     assert.ok(await conn.closesWithin(5000));
   });
 
   test('a slow body: 408 once the request time is up', async () => {
+    const started = Date.now();
     const conn = await RawConnection.open(port);
     conn.write('POST /f HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc');
     const res = await conn.read({ timeoutMs: 10_000 });
     assert.equal(res.status, 408);
+    // The 1200 ms request timeout (counted from the connection), not the 600 ms headers timeout.
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 1000, `408 after ${elapsed} ms`);
     assert.ok(await conn.closesWithin(5000));
   });
 
@@ -184,7 +200,9 @@ describe('HTTP size, time and count limits', () => {
     started = Date.now();
     const capped = await fetch(`http://127.0.0.1:${port}/noWorkerT`, { method: 'POST', body: 'b', headers: { 'X-Gearman-Timeout': '60000' } });
     assert.equal(capped.status, 504);
-    assert.ok(Date.now() - started < 5000);
+    // Capped at the 900 ms maximum: neither the 500 ms default nor the 60 s asked for.
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 850 && elapsed < 5000, `504 after ${elapsed} ms`);
   });
 
   test('a running job that times out keeps running; its late result goes nowhere', async () => {
@@ -336,6 +354,21 @@ describe('HTTP output backpressure', () => {
     const last = await conn.read();
     assert.equal(last.headers['x-gearman-command'], 'JOB_CREATED');
     assert.equal((await functionStatus(f.server.port)).get('behindTheDocs')?.[0], 1);
+    conn.close();
+  });
+});
+
+describe('HTTP output backpressure: control run', () => {
+  // The same exchange with a high-water mark above the ~60 MiB of documents.
+  const f = httpFixture(['--output-high-water', '512m', '--max-output-buffer', '1g']);
+
+  test('with --output-high-water above the output, the request behind the documents is read and its job made', async () => {
+    // Shows that the limit is what keeps the test above from reading that far.
+    const conn = await RawConnection.open(f.port);
+    conn.socket.pause();
+    const requests = 'GET /_gearport/openapi.json HTTP/1.1\r\n\r\n'.repeat(3000);
+    conn.write(requests + 'POST /behindTheDocsControl HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1\r\n\r\nx');
+    await eventually(async () => (await functionStatus(f.server.port)).get('behindTheDocsControl')?.[0] === 1);
     conn.close();
   });
 });

@@ -126,8 +126,8 @@ export class RawConnection {
       body = Buffer.from(this.buffer.subarray(offset, offset + length));
       offset += length;
     } else {
-      // until close
-      while (!this.ended) await this.more(deadline).catch(() => {});
+      // until close; more() throws at the deadline (swallowing it would spin on microtasks forever)
+      while (!this.ended) await this.more(deadline);
       body = Buffer.from(this.buffer.subarray(offset));
       offset = this.buffer.length;
     }

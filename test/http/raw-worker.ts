@@ -62,9 +62,20 @@ export class RawWorker {
     });
   }
 
-  /** Resolves once `count` jobs have been grabbed in total. */
-  async grabbed(count: number): Promise<GrabbedJob> {
-    while (this.jobs.length < count) await new Promise<void>((r) => this.waiters.push(r));
+  /** Resolves once `count` jobs have been grabbed in total; rejects after `timeoutMs` (a test must not hang). */
+  async grabbed(count: number, timeoutMs = 10_000): Promise<GrabbedJob> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.jobs.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`grabbed ${this.jobs.length} of ${count} jobs within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
     return this.jobs[count - 1]!;
   }
 

@@ -34,9 +34,13 @@ describe('HTTP connection: idle deadlines', () => {
     conn.write('HEAD /f HTTP/1.1\r\nHost: x\r\n\r\n');
     const res = await conn.read({ head: true, timeoutMs: 3000 });
     assert.equal(res.status, 200);
+    const started = Date.now();
     const closed = await conn.closesWithin(3000);
+    const idle = Date.now() - started;
     conn.close();
     assert.ok(closed);
+    // Not at once: the connection was kept for (about) the 300 ms keep-alive time.
+    assert.ok(idle >= 200, `closed after ${idle} ms`);
   });
 
   test('a head that arrives in two pieces, answered at once: the connection still gets its keep-alive time', async () => {
@@ -46,10 +50,13 @@ describe('HTTP connection: idle deadlines', () => {
     conn.write('\r\n');
     const res = await conn.read({ head: true, timeoutMs: 3000 });
     assert.equal(res.status, 200);
-    // Keep-alive is 300 ms: the idle connection must be closed well within 3 s.
+    // Keep-alive is 300 ms: the idle connection must be closed well within 3 s, but not at once.
+    const started = Date.now();
     const closed = await conn.closesWithin(3000);
+    const idle = Date.now() - started;
     conn.close();
     assert.ok(closed, 'idle keep-alive connection still open 10x past the keep-alive timeout');
+    assert.ok(idle >= 200, `closed after ${idle} ms, before the keep-alive time`);
   });
 
   test('the same for an API route whose body completes in the held bytes', async () => {
@@ -59,9 +66,12 @@ describe('HTTP connection: idle deadlines', () => {
     conn.write('\r\nabc');
     const res = await conn.read({ timeoutMs: 3000 });
     assert.equal(res.status, 405);
+    const started = Date.now();
     const closed = await conn.closesWithin(3000);
+    const idle = Date.now() - started;
     conn.close();
     assert.ok(closed, 'idle keep-alive connection still open 10x past the keep-alive timeout');
+    assert.ok(idle >= 200, `closed after ${idle} ms, before the keep-alive time`);
   });
 });
 
@@ -89,8 +99,10 @@ describe('HTTP connection: requests after a server-decided close', () => {
     assert.equal(b.status, 400);
     assert.equal(b.headers.connection, 'close');
     assert.ok(await conn.closesWithin(5000));
-    // C is never answered, so it must not have made a job either.
+    // C is never answered, so it must not have made a job either: not while A was held, nor once the connection ended.
     assert.equal(queued?.[0] ?? 0, 0, `a background job was submitted for a request the server never answers: ${JSON.stringify(queued)}`);
+    const queuedAfter = (await functionStatus(f.server.port)).get('review-bg');
+    assert.equal(queuedAfter?.[0] ?? 0, 0, `a background job was submitted after the close: ${JSON.stringify(queuedAfter)}`);
   });
 });
 
@@ -209,10 +221,13 @@ describe('HTTP connection: a paused connection whose last response is still unre
     const first = await conn.read({ timeoutMs: 10_000 }).catch((e: Error) => e);
     const second = first instanceof Error ? first : await conn.read({ timeoutMs: 3000 }).catch((e: Error) => e);
     conn.close();
+    // Cut by the server: a read that failed because the connection closed (a timeout would be a hang, not a cut).
+    const cut = first instanceof Error ? first : second;
     assert.ok(
-      first instanceof Error || second instanceof Error,
+      cut instanceof Error,
       'the connection was still open 5 s past the request timeout, with 12 MiB of unread output and no deadline: both responses were delivered',
     );
+    assert.ok(cut.message.startsWith('connection closed'), `not cut by the server: ${cut.message.slice(0, 120)}`);
   });
 });
 
@@ -244,6 +259,9 @@ describe('HTTP connection: a chunked body over the limit, behind an unfinished r
     assert.equal(b.headers.connection, 'close');
     assert.ok(closed);
     assert.equal(queued?.[0] ?? 0, 0, `a background job was submitted for a request after a closing response: ${JSON.stringify(queued)}`);
+    // Nor once the connection ended (C's bytes were there all along).
+    const queuedAfter = (await functionStatus(f.server.port)).get('review2-bg');
+    assert.equal(queuedAfter?.[0] ?? 0, 0, `a background job was submitted after the close: ${JSON.stringify(queuedAfter)}`);
   });
 });
 
@@ -271,11 +289,12 @@ describe('HTTP connection: HTTP/1.0 streamed result that fails', () => {
       });
     });
     // The body of an HTTP/1.0 response without Content-Length ends with the connection: a
-    // clean FIN tells the client "this is the whole body". A failed job must not look so.
-    assert.ok(
-      outcome.how !== 'clean end (FIN)',
-      `HTTP/1.0 client got a complete-looking response for a failed job: ${JSON.stringify(outcome.text.split('\r\n')[0])}, body ${JSON.stringify(outcome.text.slice(outcome.text.indexOf('\r\n\r\n') + 4))}, then ${outcome.how}`,
-    );
+    // clean FIN tells the client "this is the whole body". A failed job must not look so: the
+    // partial body arrives, then a reset.
+    const body = outcome.text.slice(outcome.text.indexOf('\r\n\r\n') + 4);
+    assert.equal(outcome.how, 'error ECONNRESET', `HTTP/1.0 client got ${JSON.stringify(outcome.text.split('\r\n')[0])}, body ${JSON.stringify(body)}, then ${outcome.how}`);
+    assert.match(outcome.text, /^HTTP\/1\.1 200 /);
+    assert.equal(body, 'partial');
   });
 });
 

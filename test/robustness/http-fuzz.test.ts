@@ -15,15 +15,44 @@ import { RawConnection } from '../http/raw-http.js';
 import { reverse } from '../http/raw-worker.js';
 import { httpFixture } from '../http/http-fixture.js';
 
-test('readGearmanHeaders never throws and yields a valid request description', () => {
+test('readGearmanHeaders reads X-Gearman-* values as an independent oracle does', () => {
   const name = fc.constantFrom('X-Gearman-Unique', 'x-gearman-background', 'X-GEARMAN-PRIORITY', 'X-Gearman-Timeout', 'Content-Length', 'Transfer-Encoding', 'Accept', 'Other');
+  // Values that hit each rule (valid, invalid, blanks, case) mixed with random ones.
+  const value = fc.oneof(fc.constantFrom('true', ' FALSE ', 'high', 'normal', 'low', '', '12', '-1', 'x'), fc.string({ maxLength: 80 }));
+  // Values as the head parser hands them over: without surrounding blanks (SP, HTAB).
+  const stripBlanks = (v: string) => v.replace(/^[ \t]+|[ \t]+$/g, '');
   fc.assert(
-    fc.property(fc.array(fc.tuple(name, fc.string({ maxLength: 80 })), { maxLength: 12 }), (pairs) => {
-      const h = readGearmanHeaders({ rawHeaders: pairs.flat(), contentLength: -1, chunked: false });
-      assert.ok([Priority.HIGH, Priority.NORMAL, Priority.LOW].includes(h.priority));
-      assert.equal(typeof h.background, 'boolean');
-      assert.ok(h.contentLength === -1 || (Number.isSafeInteger(h.contentLength) && h.contentLength >= 0));
-      assert.ok(h.timeoutMs === undefined || (Number.isFinite(h.timeoutMs) && h.timeoutMs >= 0));
+    fc.property(fc.array(fc.tuple(name, value.map(stripBlanks)), { maxLength: 12 }), fc.integer({ min: -1, max: 5000 }), fc.boolean(), (pairs, contentLength, chunked) => {
+      const h = readGearmanHeaders({ rawHeaders: pairs.flat(), contentLength, chunked });
+      // The oracle: each header's last valid value counts; an invalid one names itself (the last such wins).
+      let invalid: string | undefined;
+      let background = false;
+      let priority: Priority = Priority.NORMAL;
+      let timeoutMs: number | undefined;
+      let unique = '-';
+      let eventStream = false;
+      for (const [n, v] of pairs) {
+        const lower = n.toLowerCase();
+        if (lower === 'x-gearman-background') {
+          if (/^true$/i.test(v)) background = true;
+          else if (/^false$/i.test(v)) background = false;
+          else invalid = n;
+        } else if (lower === 'x-gearman-priority') {
+          if (/^high$/i.test(v)) priority = Priority.HIGH;
+          else if (/^normal$/i.test(v)) priority = Priority.NORMAL;
+          else if (/^low$/i.test(v)) priority = Priority.LOW;
+          else invalid = n;
+        } else if (lower === 'x-gearman-timeout') {
+          if (/^[0-9]{1,10}$/.test(v)) timeoutMs = Number(v);
+          else invalid = n;
+        } else if (lower === 'x-gearman-unique') {
+          if (v !== '') unique = v;
+        } else if (lower === 'accept') {
+          if (v.includes('text/event-stream')) eventStream = true;
+        }
+      }
+      const got = { invalid: h.invalid, background: h.background, priority: h.priority, timeoutMs: h.timeoutMs, unique: h.unique, eventStream: h.eventStream, contentLength: h.contentLength, chunked: h.chunked };
+      assert.deepEqual(got, { invalid, background, priority, timeoutMs, unique, eventStream, contentLength, chunked }, JSON.stringify(pairs));
     }),
     { numRuns: 2000 },
   );
@@ -94,8 +123,11 @@ describe('HTTP front under fuzzed requests', () => {
 describe('HTTP front: the same bytes get the same answers however they are split', () => {
   const f = httpFixture(['--http-max-body', '4k'], { reverse });
 
-  /** Status, headers (no Date, no handle: they differ between runs) and body of each response until `count` or a close. */
-  async function answers(bytes: Buffer, pieces: number[], count: number): Promise<string[]> {
+  /**
+   * Status, headers (no Date, no handle: they differ between runs) and body of each response,
+   * one per request (`heads`: which are HEAD, whose responses have no body), until a close.
+   */
+  async function answers(bytes: Buffer, pieces: number[], heads: readonly boolean[]): Promise<string[]> {
     const conn = await RawConnection.open(f.port);
     conn.socket.setNoDelay(true);
     let at = 0;
@@ -107,20 +139,20 @@ describe('HTTP front: the same bytes get the same answers however they are split
     }
     const out: string[] = [];
     try {
-      for (let i = 0; i < count; i++) {
-        const res = await conn.read({ timeoutMs: 5000, head: out.length < heads.length && heads[out.length] === true });
+      for (const head of heads) {
+        const res = await conn.read({ timeoutMs: 5000, head });
         const headers = Object.entries(res.headers).filter(([name]) => name !== 'date' && name !== 'x-gearman-job-handle');
         out.push(`${res.statusLine}\n${headers.map(([n, v]) => `${n}: ${v}`).join('\n')}\n\n${res.body.toString('latin1')}`);
       }
-    } catch {
+    } catch (err) {
+      // Only a close is an answer; a timeout (a server that answers nothing) must fail the property.
+      if (!conn.isClosed) throw err;
       out.push('(closed)');
     } finally {
       conn.close();
     }
     return out;
   }
-  /** Which of the current stream's requests are HEAD (their responses have no body). */
-  let heads: boolean[] = [];
 
   test('pipelined requests split at arbitrary points: answers equal those to the unsplit bytes', async () => {
     const word = fc.stringMatching(/^[a-z0-9]{0,24}$/);
@@ -134,14 +166,28 @@ describe('HTTP front: the same bytes get the same answers however they are split
       word.map((w) => ({ text: `GET /reverse?${w} HTTP/1.1\r\nX-Gearman-Unique: ${w}x\r\n\r\n`, head: false })),
       fc.constant({ text: 'GET /_gearport/health HTTP/1.1\r\n\r\n', head: false }),
       fc.constant({ text: 'HEAD /reverse HTTP/1.1\r\n\r\n', head: true }),
-      fc.constant({ text: 'POST /reverse HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab', head: false }),
+      // A repeated Content-Length, even an equal one: 400 and close (RFC 9112 6.3).
+      fc.constant({ text: 'POST /reverse HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab', head: false, closes: true }),
     );
+    /** The statuses the unsplit bytes must get, worked out without the server: 200 each, up to the first 400 and close. */
+    const expectedStatuses = (requests: ReadonlyArray<{ text: string; closes?: boolean }>): string[] => {
+      const out: string[] = [];
+      for (const [i, r] of requests.entries()) {
+        out.push(r.closes === true ? '400' : '200');
+        if (r.closes === true) {
+          if (i < requests.length - 1) out.push('(closed)');
+          break;
+        }
+      }
+      return out;
+    };
     await fc.assert(
       fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(400), { maxLength: 6 }), async (requests, cuts) => {
         const bytes = Buffer.from(requests.map((r) => r.text).join(''), 'latin1');
-        heads = requests.map((r) => r.head);
-        const whole = await answers(bytes, [], requests.length);
-        const split = await answers(bytes, cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), requests.length);
+        const heads = requests.map((r) => r.head);
+        const whole = await answers(bytes, [], heads);
+        assert.deepEqual(whole.map((a) => (a === '(closed)' ? a : a.split(' ')[1])), expectedStatuses(requests));
+        const split = await answers(bytes, cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), heads);
         assert.deepEqual(split, whole);
       }),
       { numRuns: 25 },
