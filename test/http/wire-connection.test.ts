@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { httpFixture } from './http-fixture.js';
+import { httpFixture, type HttpFixture } from './http-fixture.js';
 import { reverse } from './raw-worker.js';
 import { RawConnection } from './raw-http.js';
 import { functionStatus } from './gear-probe.js';
@@ -79,32 +79,44 @@ describe('HTTP connection: requests after a server-decided close', () => {
   const f = httpFixture([], { reverse, hold: () => 'hold' });
 
   test('a request pipelined behind a response that closes the connection is not carried out (RFC 9112 9.6)', async () => {
-    const conn = await RawConnection.open(f.port);
-    const grabbed = f.worker.jobs.length;
-    conn.write(
+    const { a, b } = await requestAfterClosingResponse(
+      f,
       // A: held by the worker, so B's answer waits in line.
-      'POST /hold HTTP/1.1\r\nContent-Length: 4\r\n\r\nslow' +
-        // B: refused with Connection: close (the target is not origin-form).
-        'GET * HTTP/1.1\r\n\r\n' +
-        // C: must never be processed: the connection ends after B's answer.
-        'POST /review-bg HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1\r\n\r\nx',
+      'POST /hold HTTP/1.1\r\nContent-Length: 4\r\n\r\nslow',
+      // B: refused with Connection: close (the target is not origin-form).
+      'GET * HTTP/1.1\r\n\r\n',
+      'review-bg',
     );
-    const held = await f.worker.grabbed(grabbed + 1);
-    await sleep(300);
-    const queued = (await functionStatus(f.server.port)).get('review-bg');
-    f.worker.send(held.handle, [{ complete: 'done' }]);
-    const a = await conn.read({ timeoutMs: 5000 });
-    const b = await conn.read({ timeoutMs: 5000 });
     assert.equal(a.status, 200);
     assert.equal(b.status, 400);
     assert.equal(b.headers.connection, 'close');
-    assert.ok(await conn.closesWithin(5000));
-    // C is never answered, so it must not have made a job either: not while A was held, nor once the connection ended.
-    assert.equal(queued?.[0] ?? 0, 0, `a background job was submitted for a request the server never answers: ${JSON.stringify(queued)}`);
-    const queuedAfter = (await functionStatus(f.server.port)).get('review-bg');
-    assert.equal(queuedAfter?.[0] ?? 0, 0, `a background job was submitted after the close: ${JSON.stringify(queuedAfter)}`);
   });
 });
+
+/**
+ * Pipeline A (held by the worker), B (answered with Connection: close) and C (a background
+ * job for `neverFn`) in one write, then release A: C comes after a closing response, so it
+ * must never be carried out, neither while A is held nor once the connection has ended.
+ * Returns A's and B's answers; the connection must have closed after B.
+ */
+async function requestAfterClosingResponse(f: HttpFixture, held: string, closing: string, neverFn: string) {
+  const conn = await RawConnection.open(f.port);
+  const grabbed = f.worker.jobs.length;
+  conn.write(held + closing + `POST /${neverFn} HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1\r\n\r\nc`);
+  const job = await f.worker.grabbed(grabbed + 1);
+  await sleep(300);
+  const queued = (await functionStatus(f.server.port)).get(neverFn);
+  f.worker.send(job.handle, [{ complete: 'done' }]);
+  const a = await conn.read({ timeoutMs: 5000 });
+  const b = await conn.read({ timeoutMs: 5000 });
+  const closed = await conn.closesWithin(5000);
+  conn.close();
+  assert.ok(closed, 'the connection stayed open after a response that closes it');
+  assert.equal(queued?.[0] ?? 0, 0, `a background job was submitted for a request after a closing response: ${JSON.stringify(queued)}`);
+  const queuedAfter = (await functionStatus(f.server.port)).get(neverFn);
+  assert.equal(queuedAfter?.[0] ?? 0, 0, `a background job was submitted after the close: ${JSON.stringify(queuedAfter)}`);
+  return { a, b };
+}
 
 describe('HTTP connection: memory', () => {
   const f = httpFixture();
@@ -235,33 +247,18 @@ describe('HTTP connection: a chunked body over the limit, behind an unfinished r
   const f = httpFixture(['--http-max-body', '10'], { hold: () => 'hold' });
 
   test('the request after the 413 (Connection: close) is not carried out', { timeout: 20_000 }, async () => {
-    const conn = await RawConnection.open(f.port);
-    const grabbed = f.worker.jobs.length;
-    conn.write(
+    const { a, b } = await requestAfterClosingResponse(
+      f,
       // A: held by the worker, so B's answer waits in line.
-      'POST /hold HTTP/1.1\r\nContent-Length: 1\r\n\r\na' +
-        // B: a chunked body of 20 bytes, over --http-max-body 10: 413 and close. Its last chunk
-        // and the end of the body come in the same packet.
-        'POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n' +
-        // C: after a response that closes the connection: must never be carried out.
-        'POST /review2-bg HTTP/1.1\r\nX-Gearman-Background: true\r\nContent-Length: 1\r\n\r\nc',
+      'POST /hold HTTP/1.1\r\nContent-Length: 1\r\n\r\na',
+      // B: a chunked body of 20 bytes, over --http-max-body 10: 413 and close. Its last chunk
+      // and the end of the body come in the same packet.
+      'POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n',
+      'review2-bg',
     );
-    const held = await f.worker.grabbed(grabbed + 1);
-    await sleep(300);
-    const queued = (await functionStatus(f.server.port)).get('review2-bg');
-    f.worker.send(held.handle, [{ complete: 'done' }]);
-    const a = await conn.read({ timeoutMs: 5000 });
-    const b = await conn.read({ timeoutMs: 5000 });
-    const closed = await conn.closesWithin(5000);
-    conn.close();
     assert.equal(a.status, 200);
     assert.equal(b.status, 413);
     assert.equal(b.headers.connection, 'close');
-    assert.ok(closed);
-    assert.equal(queued?.[0] ?? 0, 0, `a background job was submitted for a request after a closing response: ${JSON.stringify(queued)}`);
-    // Nor once the connection ended (C's bytes were there all along).
-    const queuedAfter = (await functionStatus(f.server.port)).get('review2-bg');
-    assert.equal(queuedAfter?.[0] ?? 0, 0, `a background job was submitted after the close: ${JSON.stringify(queuedAfter)}`);
   });
 });
 
