@@ -15,6 +15,12 @@ export class PacketBuilder {
   private buf: Buffer | undefined;
   /** Bytes appended since the last reset. */
   length = 0;
+  /**
+   * The last two views of `buf`: a connection's writes mostly repeat two sizes (a client's
+   * JOB_CREATED and WORK_COMPLETE, a worker's JOB_ASSIGN), so most writes need no new view.
+   */
+  private viewA: Buffer | undefined;
+  private viewB: Buffer | undefined;
 
   /** Append a response packet of up to four fields (the data blob last, as in encodePacket). */
   packet(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
@@ -51,7 +57,15 @@ export class PacketBuilder {
 
   /** What has been appended, as a view of the builder's buffer. */
   view(): Buffer {
-    return this.buf!.subarray(0, this.length);
+    const length = this.length;
+    const a = this.viewA;
+    if (a !== undefined && a.length === length) return a;
+    const b = this.viewB;
+    if (b !== undefined && b.length === length) return b;
+    const made = this.buf!.subarray(0, length);
+    this.viewB = a;
+    this.viewA = made;
+    return made;
   }
 
   /**
@@ -60,7 +74,14 @@ export class PacketBuilder {
    */
   reset(reusable: boolean): void {
     this.length = 0;
-    if (!reusable || (this.buf !== undefined && this.buf.length > KEEP_AT_MOST)) this.buf = undefined;
+    if (!reusable || (this.buf !== undefined && this.buf.length > KEEP_AT_MOST)) this.forget();
+  }
+
+  /** Let go of the buffer (a write may still hold it) and its views. */
+  private forget(): void {
+    this.buf = undefined;
+    this.viewA = undefined;
+    this.viewB = undefined;
   }
 
   private reserve(n: number): Buffer {
@@ -71,6 +92,7 @@ export class PacketBuilder {
     while (size < need) size *= 2;
     const grown = Buffer.allocUnsafe(size);
     if (buf !== undefined && this.length > 0) buf.copy(grown, 0, 0, this.length);
+    this.forget();
     this.buf = grown;
     return grown;
   }

@@ -23,9 +23,9 @@ const STALE = Buffer.from('\0REQ\0\0\0\x10\0\0\0\0\nstale\n\0', 'latin1');
  * and the buffer is scribbled over after each push, so a decoder that looked past the length
  * or kept a view of the buffer would fail here.
  */
-function decodeAll(bytes: Buffer, chunkSize = bytes.length): OwnedFrame[] {
+function decodeAll(bytes: Buffer, chunkSize = bytes.length, reuseFrame = false): OwnedFrame[] {
   const frames: OwnedFrame[] = [];
-  const decoder = new FrameDecoder();
+  const decoder = new FrameDecoder(undefined, { reuseFrame });
   const receiveBuffer = Buffer.alloc(Math.max(1, Math.min(chunkSize, bytes.length)) + STALE.length);
   for (let i = 0; i < bytes.length; i += chunkSize) {
     receiveBuffer.fill(STALE);
@@ -158,16 +158,45 @@ test('property: any packet sequence survives any chunking', () => {
         // Only a data packet's blob or a last field may hold NULs; sample fields have none.
         return { fields, bytes: encodePacket(p.type, fields, p.request) };
       });
-      const frames = decodeAll(Buffer.concat(encoded.map((e) => e.bytes)), chunk);
-      assert.equal(frames.length, packets.length);
-      frames.forEach((frame, i) => {
-        assert.ok(frame.kind === 'packet');
-        assert.equal(frame.type, packets[i]!.type);
-        assert.deepEqual(frame.args, encoded[i]!.fields);
-      });
+      // The server's decoder hands out one refilled frame; it must read exactly as new ones.
+      for (const reuseFrame of [false, true]) {
+        const frames = decodeAll(Buffer.concat(encoded.map((e) => e.bytes)), chunk, reuseFrame);
+        assert.equal(frames.length, packets.length);
+        frames.forEach((frame, i) => {
+          assert.ok(frame.kind === 'packet');
+          assert.equal(frame.type, packets[i]!.type);
+          assert.equal(frame.request, packets[i]!.request);
+          assert.deepEqual(frame.args, encoded[i]!.fields);
+        });
+      }
     }),
     { numRuns: 300 },
   );
+});
+
+test('with reuseFrame one frame object carries every packet, its fields and views renewed each time', () => {
+  const decoder = new FrameDecoder(undefined, { reuseFrame: true });
+  const seen: Array<{ frame: object; type: number; fieldCount: number; first: string; args: string[] }> = [];
+  const bytes = Buffer.concat([
+    encodeRequest(T.SUBMIT_JOB, ['reverse', 'u-1', 'abc']),
+    encodePacket(T.JOB_CREATED, ['H:x:1']),
+    encodeRequest(T.GRAB_JOB),
+    encodeRequest(T.SUBMIT_JOB_SCHED, ['f', 'u', '1', '2', '3', '4', '5', 'data']),
+  ]);
+  decoder.push(bytes, (f) => {
+    assert.ok(f.kind === 'packet');
+    seen.push({ frame: f, type: f.type, fieldCount: f.fieldCount, first: f.fieldCount > 0 ? f.key(0) : '', args: f.args.map((a) => a.toString()) });
+  });
+  assert.deepEqual(
+    seen.map(({ type, fieldCount, first, args }) => ({ type, fieldCount, first, args })),
+    [
+      { type: T.SUBMIT_JOB, fieldCount: 3, first: 'reverse', args: ['reverse', 'u-1', 'abc'] },
+      { type: T.JOB_CREATED, fieldCount: 1, first: 'H:x:1', args: ['H:x:1'] },
+      { type: T.GRAB_JOB, fieldCount: 0, first: '', args: [] },
+      { type: T.SUBMIT_JOB_SCHED, fieldCount: 8, first: 'f', args: ['f', 'u', '1', '2', '3', '4', '5', 'data'] },
+    ],
+  );
+  assert.ok(seen.every((s) => s.frame === seen[0]!.frame), 'one object for every packet');
 });
 
 test('property: arbitrary bytes yield only frames or a ProtocolError, within the limits', () => {

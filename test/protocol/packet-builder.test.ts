@@ -50,3 +50,43 @@ test('a buffer grown past 64 KiB for one large packet is let go after its write'
   assert.notEqual(builder.view().buffer, big.buffer);
   assert.deepEqual(builder.view(), encodePacket(T.NOOP));
 });
+
+test('a view is never of a buffer the builder has let go, even at a size it has seen before', () => {
+  // view() keeps the last views of its buffer for sizes that repeat; after reset(false) or a
+  // growth the buffer is new, and a kept view of the old one would show old bytes.
+  const builder = new PacketBuilder();
+  builder.packet(T.JOB_CREATED, 'H:x:1');
+  const first = builder.view();
+  builder.reset(false);
+  builder.packet(T.JOB_CREATED, 'H:x:2');
+  assert.deepEqual(builder.view(), encodePacket(T.JOB_CREATED, ['H:x:2']));
+  assert.ok(builder.view().buffer !== first.buffer || builder.view().byteOffset !== first.byteOffset, 'a new buffer after reset(false)');
+  assert.deepEqual(first, encodePacket(T.JOB_CREATED, ['H:x:1']), 'the held view is left alone');
+  builder.reset(true);
+  builder.packet(T.WORK_COMPLETE, 'H:x:2', Buffer.alloc(600, 1)); // grows past the first 512 bytes
+  builder.reset(true);
+  builder.packet(T.JOB_CREATED, 'H:x:3');
+  assert.deepEqual(builder.view(), encodePacket(T.JOB_CREATED, ['H:x:3']));
+});
+
+test('property: over many writes each view holds exactly the packets of its own write', () => {
+  const step = fc.record({
+    packets: fc.array(fc.tuple(fc.constantFrom(T.JOB_CREATED, T.WORK_COMPLETE, T.NOOP), fc.array(field, { maxLength: 2 })), { minLength: 1, maxLength: 3 }),
+    taken: fc.boolean(), // did the kernel take the write at once (reset(true))?
+  });
+  fc.assert(
+    fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+      const builder = new PacketBuilder();
+      const held: Array<{ view: Buffer; bytes: Buffer }> = [];
+      for (const { packets, taken } of steps) {
+        const expected = Buffer.concat(packets.map(([type, fields]) => encodePacket(type, fields)));
+        for (const [type, fields] of packets) builder.packet(type, ...(fields as [Field?, Field?]));
+        const view = builder.view();
+        assert.deepEqual(view, expected);
+        if (!taken) held.push({ view, bytes: expected });
+        builder.reset(taken);
+      }
+      for (const { view, bytes } of held) assert.deepEqual(view, bytes, 'a view a write still holds was written over');
+    }),
+  );
+});
