@@ -174,5 +174,5 @@ function submit(session: GearSession, frame: BinaryFrame): void {
   const handle = result.job.handle;
   if (result.durable === undefined) return session.replyPacket(T.JOB_CREATED, handle);
   // Background jobs are acknowledged only once stored (issue 5).
-  session.replyLater(result.durable, () => encodePacket(T.JOB_CREATED, [handle]));
+  session.replyLater(result.durable, T.JOB_CREATED, handle);
 }

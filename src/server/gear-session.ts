@@ -31,9 +31,16 @@ export interface SessionContext {
   readonly log: (level: 'debug' | 'info' | 'warn', message: string, detail?: Record<string, unknown>) => void;
 }
 
-/** A reply that waits on the durable store; later replies queue behind it to keep order. */
+/**
+ * A reply held back to keep order: one that waits on the durable store (JOB_CREATED once the
+ * job is stored, ERROR if it is not), or a direct reply queued behind such a one.
+ */
 interface PendingReply {
+  /** The encoded reply; undefined while its store write is pending (then `type` and `field` say what to send). */
   packet: Buffer | undefined;
+  ready: boolean;
+  type: number;
+  field: Field | undefined;
 }
 
 /**
@@ -75,7 +82,7 @@ export class GearSession implements PeerListener {
     this.decoder = new FrameDecoder({
       maxPacketSize: ctx.limits.maxPacketSize,
       maxLineLength: ctx.limits.maxAdminLineLength,
-    });
+    }, { reuseFrame: true }); // dispatch never keeps a frame past its call
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
     this.peer = ctx.engine.connect(this, socket.remoteAddress ?? '-', typeof fd === 'number' && fd >= 0 ? fd : undefined);
     socket.setNoDelay(true);
@@ -162,26 +169,30 @@ export class GearSession implements PeerListener {
   /** A direct reply: keeps its place behind replies still waiting on the store. */
   reply(packet: Buffer): void {
     if (this.pendingReplies.length === 0) this.send(packet);
-    else this.pendingReplies.push({ packet });
+    else this.pendingReplies.push({ packet, ready: true, type: 0, field: undefined });
   }
 
   /** reply() of a packet of up to four fields. */
   replyPacket(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
     if (this.pendingReplies.length === 0) this.sendPacket(type, a, b, c, d);
-    else this.pendingReplies.push({ packet: encodePacket(type, [a, b, c, d].filter((f) => f !== undefined)) });
+    else this.pendingReplies.push({ packet: encodePacket(type, [a, b, c, d].filter((f) => f !== undefined)), ready: true, type: 0, field: undefined });
   }
 
-  /** Reserve the reply slot for an answer that comes when `durable` settles. */
-  replyLater(durable: Promise<void>, onStored: () => Buffer): void {
-    const slot: PendingReply = { packet: undefined };
+  /**
+   * Reserve the reply slot for the packet `type` with one `field` (JOB_CREATED and its
+   * handle), sent once `durable` resolves; ERROR instead if it rejects.
+   */
+  replyLater(durable: Promise<void>, type: number, field: Field): void {
+    const slot: PendingReply = { packet: undefined, ready: false, type, field };
     this.pendingReplies.push(slot);
     durable.then(
       () => {
-        slot.packet = onStored();
+        slot.ready = true;
         this.releaseReplies();
       },
       (err: EngineError) => {
         slot.packet = this.errorPacket(err);
+        slot.ready = true;
         this.releaseReplies();
       },
     );
@@ -189,7 +200,11 @@ export class GearSession implements PeerListener {
 
   private releaseReplies(): void {
     const pending = this.pendingReplies;
-    while (pending.length > 0 && pending[0]!.packet !== undefined) this.send(pending.shift()!.packet!);
+    while (pending.length > 0 && pending[0]!.ready) {
+      const slot = pending.shift()!;
+      if (slot.packet !== undefined) this.send(slot.packet);
+      else this.sendPacket(slot.type, slot.field);
+    }
   }
 
   errorPacket(err: EngineError): Buffer {
