@@ -30,15 +30,15 @@ export interface GroupCommitOptions {
   onWrite?(ok: boolean, batch: { adds: number; removes: number }, error?: Error): void;
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(error: Error): void;
-}
-
 interface Batch {
   readonly adds: Map<string, StoredJob>;
   readonly removes: Set<string>;
-  readonly waiters: Waiter[];
+  /** What every operation of the batch is handed: one promise per batch, not per operation. */
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(error: Error): void;
+  /** Operations taken into the batch. */
+  ops: number;
   bytes: number;
   settled: boolean;
   timer?: NodeJS.Timeout;
@@ -91,19 +91,24 @@ export class GroupCommitter {
   }
 
   private enqueue(bytes: number, apply: (batch: Batch) => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const batch = this.openBatch(bytes);
-      apply(batch);
-      batch.bytes += bytes;
-      batch.waiters.push({ resolve, reject });
-      this.schedule();
-    });
+    const batch = this.openBatch(bytes);
+    apply(batch);
+    batch.bytes += bytes;
+    batch.ops += 1;
+    this.schedule();
+    return batch.done;
   }
 
   private openBatch(bytes: number): Batch {
     const last = this.queued[this.queued.length - 1];
-    if (last && last.waiters.length < this.maxOps && (last.bytes + bytes <= this.maxBytes || last.waiters.length === 0)) return last;
-    const batch: Batch = { adds: new Map(), removes: new Set(), waiters: [], bytes: 0, settled: false };
+    if (last && last.ops < this.maxOps && (last.bytes + bytes <= this.maxBytes || last.ops === 0)) return last;
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const batch: Batch = { adds: new Map(), removes: new Set(), done, resolve, reject, ops: 0, bytes: 0, settled: false };
     batch.timer = setTimeout(() => this.expire(batch), this.options.timeoutMs);
     this.queued.push(batch);
     return batch;
@@ -175,10 +180,8 @@ export class GroupCommitter {
     if (batch.settled) return;
     batch.settled = true;
     clearTimeout(batch.timer);
-    for (const waiter of batch.waiters) {
-      if (error) waiter.reject(error);
-      else waiter.resolve();
-    }
+    if (error) batch.reject(error);
+    else batch.resolve();
   }
 
   private notifyIdle(): void {

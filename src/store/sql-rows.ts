@@ -15,7 +15,22 @@ export const UPDATE_ON_CONFLICT = `ON CONFLICT (job_key) DO UPDATE SET function_
 
 /** Bytes columns get Buffers (binary-safe), numbers stay numbers. */
 export function rowValues(job: StoredJob): unknown[] {
-  return [job.key, bytesOf(job.functionName), bytesOf(job.unique), job.data, job.priority, job.when, bytesOf(job.reducer)];
+  return [job.key, nameBytes(job.functionName), columnBytes(job.unique), job.data, job.priority, job.when, columnBytes(job.reducer)];
+}
+
+/** Shared by every empty column (most uniques and reducers): drivers only read bound Buffers. */
+const NO_BYTES: Buffer = Buffer.alloc(0);
+const columnBytes = (text: string): Buffer => (text.length === 0 ? NO_BYTES : bytesOf(text));
+
+/** Rows of a batch mostly share one function name: its bytes are made once per run of it. */
+let lastName = '';
+let lastNameBytes: Buffer = NO_BYTES;
+function nameBytes(name: string): Buffer {
+  if (name !== lastName) {
+    lastNameBytes = bytesOf(name);
+    lastName = name;
+  }
+  return lastNameBytes;
 }
 
 /**

@@ -11,7 +11,11 @@
  * Schema version 1 (a meta table holds it, spec 7 B10 fixes are built in): rows are keyed by
  * the engine's job key, never by (unique, function), so empty and '-' uniques never collide;
  * every text column that holds client bytes is a BLOB; empty data is a zero-length BLOB, never
- * NULL; the reducer is kept; `seq` (AUTOINCREMENT, never reused) gives the replay order.
+ * NULL; the reducer is kept; `seq`, the rowid, gives the replay order. A new row's rowid is
+ * above every row's in the table, so the live rows replay in the order they were added.
+ * Files made before 2026-11-30 declare `seq` AUTOINCREMENT (never reused); they are read and
+ * written the same way, and new files leave it out: it made SQLite update its sqlite_sequence
+ * row at every insert, for an order the rowid already keeps.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -72,7 +76,7 @@ export class SqliteStore extends BatchedStore {
     const upsert = db.prepare(`INSERT INTO ${jobs} (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ${UPDATE_ON_CONFLICT}`);
     const remove = db.prepare(`DELETE FROM ${jobs} WHERE job_key = ?`);
     const writeBatch = db.transaction((adds: StoredJob[], removes: string[]) => {
-      for (const job of adds) upsert.run(...rowValues(job));
+      for (const job of adds) upsert.run(rowValues(job));
       for (const key of removes) remove.run(key);
     });
     this.statements = { upsert, remove, writeBatch };
@@ -128,7 +132,7 @@ export class SqliteStore extends BatchedStore {
     }
     db.exec(`CREATE TABLE ${meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     db.exec(`CREATE TABLE ${jobs} (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      seq INTEGER PRIMARY KEY,
       job_key TEXT NOT NULL UNIQUE,
       function_name BLOB NOT NULL,
       unique_key BLOB NOT NULL,

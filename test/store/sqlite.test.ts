@@ -108,6 +108,47 @@ describe('sqlite store specifics', () => {
     });
   });
 
+  it('replays in the order jobs were added when the newest row was removed and its seq is taken again', async () => {
+    // New files let seq be a plain rowid (max + 1), so a removed newest row's number comes back.
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    for (const i of [1, 2, 3]) await store.add(job(i));
+    await store.remove('job-3');
+    await store.add(job(4)); // takes seq 3 again
+    await store.remove('job-1');
+    await store.add(job(5));
+    await store.close();
+    const reopened = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    assert.deepEqual((await reopened.open()).map((j) => j.key), ['job-2', 'job-4', 'job-5']);
+    await reopened.close();
+  });
+
+  it('opens a file whose seq is AUTOINCREMENT (made before 2026-11-30) and keeps its order', async () => {
+    const path = join(dir.path, `${uniqueName('autoincrement')}.db`);
+    const db = new Database(path);
+    db.exec(`CREATE TABLE q_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    db.exec(`INSERT INTO q_meta (name, value) VALUES ('schema_version', '1')`);
+    db.exec(`CREATE TABLE q (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_key TEXT NOT NULL UNIQUE, function_name BLOB NOT NULL,
+      unique_key BLOB NOT NULL, data BLOB NOT NULL, priority INTEGER NOT NULL, when_to_run INTEGER NOT NULL, reducer BLOB NOT NULL)`);
+    const insert = db.prepare(`INSERT INTO q (job_key, function_name, unique_key, data, priority, when_to_run, reducer) VALUES (?, ?, ?, ?, 1, 0, ?)`);
+    for (const i of [1, 2, 3]) insert.run(`job-${i}`, Buffer.from('reverse'), Buffer.from(`u-${i}`), Buffer.from(`payload ${i}`), Buffer.alloc(0));
+    db.prepare(`DELETE FROM q WHERE job_key = 'job-3'`).run();
+    db.close();
+    const store = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    const replayed = await store.open();
+    assert.deepEqual(replayed, [job(1), job(2)]);
+    await store.add(job(4));
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    // AUTOINCREMENT never hands out 3 again: the old file keeps its own rule.
+    assert.deepEqual(check.prepare('SELECT seq, job_key FROM q ORDER BY seq').all(), [
+      { seq: 1, job_key: 'job-1' },
+      { seq: 2, job_key: 'job-2' },
+      { seq: 4, job_key: 'job-4' },
+    ]);
+    check.close();
+  });
+
   it("refuses a table that is not ours (gearmand's queue table) rather than guessing", async () => {
     const path = join(dir.path, `${uniqueName('gearmand')}.db`);
     const db = new Database(path);
