@@ -38,8 +38,16 @@ export interface SqliteStoreOptions extends BatchedStoreOptions {
   synchronous?: SqliteSynchronous;
 }
 
+/**
+ * Rows per multi-row INSERT: one statement step per 16 rows instead of per row cut the SQLite
+ * cost of an add by a fifth to a third (200k rows, 1000 per transaction); more rows per
+ * statement gained nothing more. 16 x 7 parameters is far below SQLite's limit (32766).
+ */
+const ROWS_PER_INSERT = 16;
+
 interface Statements {
   upsert: Database.Statement;
+  upsertMany: Database.Statement;
   remove: Database.Statement;
   writeBatch: Database.Transaction<(adds: StoredJob[], removes: string[]) => void>;
 }
@@ -73,13 +81,23 @@ export class SqliteStore extends BatchedStore {
     const jobs = `"${this.table}"`;
     const meta = `"${this.table}_meta"`;
     db.transaction(() => this.checkOrCreateSchema(db, jobs, meta)).immediate();
-    const upsert = db.prepare(`INSERT INTO ${jobs} (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ${UPDATE_ON_CONFLICT}`);
+    const row = '(?, ?, ?, ?, ?, ?, ?)';
+    const upsert = db.prepare(`INSERT INTO ${jobs} (${JOB_COLUMNS}) VALUES ${row} ${UPDATE_ON_CONFLICT}`);
+    const upsertMany = db.prepare(`INSERT INTO ${jobs} (${JOB_COLUMNS}) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')} ${UPDATE_ON_CONFLICT}`);
     const remove = db.prepare(`DELETE FROM ${jobs} WHERE job_key = ?`);
+    const values: unknown[] = [];
     const writeBatch = db.transaction((adds: StoredJob[], removes: string[]) => {
-      for (const job of adds) upsert.run(rowValues(job));
+      // Rows go in in order (a multi-row INSERT inserts its rows in order), so seq keeps the order of adds.
+      let i = 0;
+      for (; i + ROWS_PER_INSERT <= adds.length; i += ROWS_PER_INSERT) {
+        values.length = 0;
+        for (let j = i; j < i + ROWS_PER_INSERT; j++) values.push(...rowValues(adds[j]!));
+        upsertMany.run(values);
+      }
+      for (; i < adds.length; i++) upsert.run(rowValues(adds[i]!));
       for (const key of removes) remove.run(key);
     });
-    this.statements = { upsert, remove, writeBatch };
+    this.statements = { upsert, upsertMany, remove, writeBatch };
     return this.replay(db, jobs);
   }
 

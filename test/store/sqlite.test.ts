@@ -123,6 +123,20 @@ describe('sqlite store specifics', () => {
     await reopened.close();
   });
 
+  it('keeps the order of a batch written 16 rows per statement, with the rest one by one', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    const order = Array.from({ length: 41 }, (_, i) => 100 - i); // descending keys: order must come from the adds
+    await Promise.all(order.map((i) => store.add(job(i))));
+    assert.equal(store.stats!.flushes, 1, 'one transaction for the batch');
+    await Promise.all([store.remove('job-99'), store.add(job(7)), store.remove('job-61')]);
+    await store.close();
+    const reopened = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    const expected = [...order.filter((i) => i !== 99 && i !== 61), 7].map((i) => job(i));
+    assert.deepEqual(await reopened.open(), expected);
+    await reopened.close();
+  });
+
   it('opens a file whose seq is AUTOINCREMENT (made before 2026-11-30) and keeps its order', async () => {
     const path = join(dir.path, `${uniqueName('autoincrement')}.db`);
     const db = new Database(path);
