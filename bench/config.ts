@@ -19,10 +19,10 @@ export const benchConfig = {
   /** Load before the window, not counted. */
   warmupSeconds: envNumber('BENCH_WARMUP', 0.5),
   /**
-   * Runs per cell; the report keeps the fastest. Other work on a shared machine only ever
-   * slows a run down, so the best of a few is the least noisy estimate.
+   * Runs per cell, the servers interleaved; the report gives each figure's median over them
+   * (sections/gearman.ts, medianRun). Three: the fewest whose median drops one outlier run.
    */
-  repeat: Math.round(envNumber('BENCH_REPEAT', 2)),
+  repeat: Math.round(envNumber('BENCH_REPEAT', 3)),
   /** Count bound per cell whatever the time, so a surprisingly fast server cannot run away. */
   maxJobsPerCell: 2_000_000,
   /** Time allowed for in-flight jobs to finish after the window. */

@@ -106,7 +106,9 @@ export function renderGearman(result: GearmanSectionResult): string {
     'Background rows count JOB_CREATED/s; their latency is submit → JOB_CREATED with the window full (mostly queueing).',
     ...notes.map((n) => `\n${n}`),
     '',
-    '### Raw figures (best of ' + result.repeat + '): jobs/s · p50/p99 µs · CPU cores used in the window by server/load generator/everything else',
+    `### Raw figures (median of ${result.repeat} runs, each figure on its own): jobs/s · p50/p99 µs · CPU cores used in the window by server/load generator/everything else`,
+    '',
+    `Every run's jobs/s and p99, in order: ${spread(result)}`,
     '',
     table(['scenario', ...result.servers.map((s) => s.label)], raw),
     '',
@@ -115,6 +117,19 @@ export function renderGearman(result: GearmanSectionResult): string {
     table(['server', 'foreground phase', 'background phase'], memory),
     ...(failures.length > 0 ? ['', '### Errors', '', ...failures] : []),
   ].join('\n');
+}
+
+/** Each server's runs per scenario as "jobs/s/p99" lists, so a median's spread can be seen. */
+function spread(result: GearmanSectionResult): string {
+  const lines = result.scenarios.flatMap((scenario) =>
+    result.servers
+      .map((server) => {
+        const runs = server.runs.filter((r) => r.scenario === scenario.id && r.load !== undefined);
+        return runs.length === 0 ? '' : `${scenario.label}, ${server.label}: ${runs.map((r) => `${int(r.load!.jobsPerSecond)}/${int(r.load!.latency.p99)}`).join(' · ')}`;
+      })
+      .filter((line) => line !== ''),
+  );
+  return lines.length === 0 ? 'none' : '\n\n' + lines.map((line) => `- ${line}`).join('\n');
 }
 
 /** Best-effort rendering of a result whose shape another module decides. */
