@@ -5,8 +5,13 @@
  * jobs/s (the kernel's share, the same system calls for both servers, is not counted).
  *
  * Each server runs under callgrind on a free loopback port; the load generator (not under
- * valgrind) runs WARMUP jobs so the JIT settles, the counters are zeroed, MEASURED jobs run,
- * and the counters are dumped per thread. "main thread" is the event loop's thread; "all
+ * valgrind) connects and runs WARMUP jobs twice, so the JIT settles: the first set of
+ * connections closing deoptimizes code that the second set's jobs then see optimized again
+ * (with one warm-up run the count included that re-optimization, some 15% of it). Then the
+ * counters are zeroed, SHORT jobs run and the counters are dumped; zeroed again, SHORT +
+ * MEASURED jobs run and dumped. Each of the two counted runs connects and disconnects its
+ * clients and workers once, so their difference divided by MEASURED is what a job costs
+ * with the connect and teardown taken out. "main thread" is the event loop's thread; "all
  * threads" adds the rest (V8's compiler and GC helpers, gearmand's other threads).
  * Needs valgrind (Debian package `valgrind`); bounded in job count and in time.
  */
@@ -20,6 +25,8 @@ import { RECOMMENDED_NODE_OPTIONS } from './config.js';
 
 const WARMUP = Number(process.env.BENCH_INSTR_WARMUP ?? 20_000);
 const MEASURED = Number(process.env.BENCH_INSTR_JOBS ?? 5_000);
+/** Jobs of the shorter counted run, whose count is taken from the longer one's. */
+const SHORT = 1_000;
 /** Under valgrind a server runs some 50 times slower: generous, but bounded. */
 const STEP_TIMEOUT_MS = 240_000;
 const loadChild = fileURLToPath(new URL('./load-child.js', import.meta.url));
@@ -64,20 +71,28 @@ function runJobs(port: number, scenario: Scenario, jobs: number): void {
   if (done < jobs) throw new Error(`load generator finished ${done} of ${jobs} jobs: ${out.slice(0, 300)}`);
 }
 
-/** Instructions per thread in callgrind's dump files (`<base>.<pid>.<part>-<thread>`). */
-function readCounts(dir: string): Counted {
+/** Instructions per thread in dump number `part` (callgrind's files `<base>.<pid>.<part>-<thread>`). */
+function readCounts(dir: string, part: number): Counted {
   let mainThread = 0;
   let allThreads = 0;
   for (const name of readdirSync(dir)) {
-    const match = /-(\d+)$/.exec(name);
-    if (match === null) continue;
+    const match = /\.(\d+)-(\d+)$/.exec(name);
+    if (match === null || Number(match[1]) !== part) continue;
     const summary = /^summary: (\d+)/m.exec(readFileSync(join(dir, name), 'latin1'));
     if (summary === null) continue;
     const count = Number(summary[1]);
     allThreads += count;
-    if (Number(match[1]) === 1) mainThread += count;
+    if (Number(match[2]) === 1) mainThread += count;
   }
   return { mainThread, allThreads };
+}
+
+/** Zero the counters, run `jobs`, dump: that dump's counts. */
+function countRun(pid: number, dir: string, part: number, port: number, scenario: Scenario, jobs: number): Counted {
+  execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore', timeout: 30_000 });
+  runJobs(port, scenario, jobs);
+  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore', timeout: 30_000 });
+  return readCounts(dir, part);
 }
 
 async function measure(kind: 'gearmand' | 'gearport', scenario: Scenario): Promise<Counted> {
@@ -91,11 +106,10 @@ async function measure(kind: 'gearmand' | 'gearport', scenario: Scenario): Promi
   try {
     await waitForPort(port, child, () => '', STEP_TIMEOUT_MS);
     runJobs(port, scenario, WARMUP);
-    execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore', timeout: 30_000 });
-    runJobs(port, scenario, MEASURED);
-    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore', timeout: 30_000 });
-    const counted = readCounts(dir);
-    return { mainThread: counted.mainThread / MEASURED, allThreads: counted.allThreads / MEASURED };
+    runJobs(port, scenario, WARMUP);
+    const short = countRun(child.pid!, dir, 1, port, scenario, SHORT);
+    const long = countRun(child.pid!, dir, 2, port, scenario, SHORT + MEASURED);
+    return { mainThread: (long.mainThread - short.mainThread) / MEASURED, allThreads: (long.allThreads - short.allThreads) / MEASURED };
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
@@ -110,7 +124,9 @@ async function main(): Promise<void> {
     console.error('valgrind is not installed (apt-get install -y valgrind)');
     process.exit(2);
   }
-  console.log(`### User-space instructions per foreground job (callgrind; ${fmt(WARMUP)} jobs of warm-up, ${fmt(MEASURED)} counted)\n`);
+  console.log(
+    `### User-space instructions per foreground job (callgrind; 2 × ${fmt(WARMUP)} jobs of warm-up; a run of ${fmt(SHORT + MEASURED)} jobs less one of ${fmt(SHORT)}, per job)\n`,
+  );
   console.log('| scenario | gearmand -t 0 main thread | all threads | Gearport main thread | all threads | ratio (main threads) |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const scenario of scenarios) {
