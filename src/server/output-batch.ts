@@ -14,26 +14,41 @@ export interface Flushable {
   readonly urgent: boolean;
 }
 
-let pending: Flushable[] = [];
-/** The other list, swapped in while one is being flushed: no new array per flush. */
-let spare: Flushable[] = [];
+/**
+ * Connections to flush, in `pending[0, count)`. Slots are overwritten, never cut off:
+ * `length = 0` went through V8's runtime and shrank the array, which then grew again at
+ * the next push, once per read callback. Entries past `count` are cleared as they flush.
+ */
+const pending: Array<Flushable | undefined> = [];
+let count = 0;
 let scheduled = false;
 /** Inside a socket read (runInReadBatch): flushed when it returns, not on a tick. */
 let inRead = false;
 
 function flushAll(): void {
   scheduled = false;
-  const batch = pending;
-  pending = spare;
-  for (let i = 0; i < batch.length; i++) if (batch[i]!.urgent) batch[i]!.flush();
-  for (let i = 0; i < batch.length; i++) if (!batch[i]!.urgent) batch[i]!.flush();
-  batch.length = 0;
-  spare = batch;
+  const n = count;
+  for (let i = 0; i < n; i++) if (pending[i]!.urgent) pending[i]!.flush();
+  for (let i = 0; i < n; i++) {
+    const target = pending[i]!;
+    pending[i] = undefined;
+    if (!target.urgent) target.flush();
+  }
+  // A flush makes no output, so nothing should have been scheduled meanwhile; if something
+  // was, it moves to the front for the turn that scheduleFlush has already asked for.
+  let kept = 0;
+  for (let i = n; i < count; i++) {
+    pending[kept++] = pending[i];
+    pending[i] = undefined;
+  }
+  count = kept;
 }
 
 /** Ask for `target.flush()` at the end of this read or turn; the caller ensures once per turn. */
 export function scheduleFlush(target: Flushable): void {
-  pending.push(target);
+  if (count < pending.length) pending[count] = target;
+  else pending.push(target);
+  count++;
   if (!scheduled && !inRead) {
     scheduled = true;
     process.nextTick(flushAll);
@@ -52,6 +67,6 @@ export function runInReadBatch(handle: (buffer: Buffer, length: number) => void,
     handle(buffer, length);
   } finally {
     inRead = false;
-    if (pending.length > 0) flushAll();
+    if (count > 0) flushAll();
   }
 }
