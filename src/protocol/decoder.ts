@@ -67,6 +67,24 @@ export class BinaryFrame implements PacketFrame {
     return latin1Of(this.buf, this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
   }
 
+  /**
+   * key(i), except that `previous` itself comes back when the field holds its bytes: a
+   * client names the same function in every submit, and reusing the string saves decoding
+   * it and, in the engine's lookup, hashing it again.
+   */
+  keyOr(i: number, previous: string): string {
+    const start = this.bounds[2 * i]!;
+    const end = this.bounds[2 * i + 1]!;
+    const n = end - start;
+    if (n === previous.length) {
+      const buf = this.buf;
+      let k = 0;
+      while (k < n && buf[start + k] === previous.charCodeAt(k)) k++;
+      if (k === n) return previous;
+    }
+    return latin1Of(this.buf, start, end);
+  }
+
   /** Field `i` copied into memory of its own. */
   copy(i: number): Buffer {
     return copyOf(this.buf, this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
@@ -225,12 +243,12 @@ export class FrameDecoder {
         this.keep(buf, off, end);
         return;
       }
-      const magic = buf.readUInt32BE(off);
+      const magic = uint32At(buf, off);
       if (magic !== MAGIC_REQ && magic !== MAGIC_RES) {
         throw new ProtocolError('INVALID_MAGIC', 'packet magic is neither \\0REQ nor \\0RES');
       }
-      const type = buf.readUInt32BE(off + 4);
-      const size = buf.readUInt32BE(off + 8);
+      const type = uint32At(buf, off + 4);
+      const size = uint32At(buf, off + 8);
       if (size > maxPacketSize) {
         // Refused on the header alone: nothing of the claimed size is ever allocated.
         throw new ProtocolError('ARGUMENT_TOO_LARGE', `packet of ${size} bytes exceeds the limit of ${maxPacketSize}`);
@@ -263,6 +281,14 @@ export class FrameDecoder {
     // Copied: the receive buffer is reused, and a small remainder must not pin a large chunk.
     this.rest = Buffer.from(buf.subarray(off, end));
   }
+}
+
+/**
+ * The big-endian 32-bit number at `off`; the caller has checked that 4 bytes are there.
+ * Buffer.readUInt32BE is a call with its own range checks, three per packet.
+ */
+function uint32At(buf: Buffer, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
 }
 
 /**

@@ -160,8 +160,10 @@ function submit(session: GearSession, frame: BinaryFrame): void {
     reducer = frame.key(2); // field 3 is the unused aggregator
     dataField = 4;
   }
+  const functionName = frame.keyOr(0, session.lastFunctionName);
+  session.lastFunctionName = functionName;
   const result = session.ctx.engine.submit(background ? undefined : session.peer, {
-    functionName: frame.key(0),
+    functionName,
     unique: frame.key(1),
     // Copied out of the receive buffer, which the next read overwrites.
     data: frame.copy(dataField),

@@ -62,6 +62,8 @@ export class GearSession implements PeerListener {
   private readonly out = new PacketBuilder();
   private flushScheduled = false;
   private readonly pendingReplies: PendingReply[] = [];
+  /** The function this connection last submitted to (BinaryFrame.keyOr reuses the string). */
+  lastFunctionName = '';
   private pausedForOutput = false;
   /** Whether the peer has sent a byte yet (a silent connection counts as stalled). */
   private heardFrom = false;

@@ -199,6 +199,32 @@ test('with reuseFrame one frame object carries every packet, its fields and view
   assert.ok(seen.every((s) => s.frame === seen[0]!.frame), 'one object for every packet');
 });
 
+test('keyOr gives back the string it was handed when the field holds its bytes, else the field', () => {
+  const decoder = new FrameDecoder(undefined, { reuseFrame: true });
+  const previous = ['reverse', 'x'].join(''); // a string of its own, not the literal
+  const got: Array<{ key: string; same: boolean }> = [];
+  const names = ['reverse', 'reversE', 'revers', 'reverse\xe9', ''];
+  decoder.push(Buffer.concat(names.map((name) => encodeRequest(T.SUBMIT_JOB, [Buffer.from(name, 'latin1'), '', 'data']))), (f) => {
+    assert.ok(f.kind === 'packet');
+    const key = f.keyOr(0, previous.slice(0, 7));
+    got.push({ key, same: key === f.key(0) });
+  });
+  assert.deepEqual(got.map((g) => g.key), names);
+  assert.ok(got.every((g) => g.same));
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 20 }), fc.string({ maxLength: 20 }), (bytes, text) => {
+      const field = Buffer.from(Buffer.from(bytes).filter((b) => b !== 0));
+      const prior = Buffer.from(text, 'latin1').toString('latin1');
+      let key = '';
+      new FrameDecoder().push(encodeRequest(T.CAN_DO, [field]), (f) => {
+        assert.ok(f.kind === 'packet');
+        key = f.keyOr(0, prior);
+      });
+      assert.equal(key, field.toString('latin1'));
+    }),
+  );
+});
+
 test('property: arbitrary bytes yield only frames or a ProtocolError, within the limits', () => {
   const limits = { maxPacketSize: 4096, maxLineLength: 256 };
   fc.assert(
