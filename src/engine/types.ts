@@ -23,6 +23,8 @@ export interface PeerListener {
 /** The read-only face of a job handed to listeners. */
 export interface JobView {
   readonly handle: string;
+  /** n of the handle `<prefix>:<n>`: with the engine's `jobs.head`, the handle's bytes without the string. */
+  readonly id: number;
   readonly functionName: string;
   readonly unique: string;
 }
@@ -71,6 +73,8 @@ export interface JobStatus {
 /** A grabbed job, as JOB_ASSIGN* carries it. */
 export interface Assignment {
   readonly handle: string;
+  /** n of the handle, as JobView.id. */
+  readonly id: number;
   readonly functionName: string;
   readonly unique: string;
   readonly reducer: string;

@@ -42,3 +42,22 @@ export function copyOf(src: Buffer, start: number, end: number): Buffer {
   writeBytes(out, 0, src, start, end);
   return out;
 }
+
+/** How many decimal digits `n` (a non-negative integer) has. */
+export function decimalDigits(n: number): number {
+  let digits = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+  return digits;
+}
+
+/** Write `n` (a non-negative integer of `digits` digits) in decimal at `off`; returns the offset after it. */
+export function writeDecimal(out: Buffer, off: number, n: number, digits: number): number {
+  const end = off + digits;
+  let v = n;
+  for (let at = end - 1; at >= off; at--) {
+    const rest = Math.floor(v / 10);
+    out[at] = 0x30 + (v - rest * 10);
+    v = rest;
+  }
+  return end;
+}

@@ -1,3 +1,4 @@
+import { decimalDigits, writeBytes, writeDecimal } from './bytes.js';
 import { writeField, writeHeader, type Field } from './encoder.js';
 import { HEADER_SIZE, MAGIC_RES } from './packets.js';
 
@@ -34,6 +35,38 @@ export class PacketBuilder {
     writeHeader(out, off, MAGIC_RES, type, size);
     off += HEADER_SIZE;
     if (a !== undefined) off = writeField(out, off, a);
+    if (b !== undefined) {
+      out[off++] = 0;
+      off = writeField(out, off, b);
+    }
+    if (c !== undefined) {
+      out[off++] = 0;
+      off = writeField(out, off, c);
+    }
+    if (d !== undefined) {
+      out[off++] = 0;
+      off = writeField(out, off, d);
+    }
+    this.length = off;
+  }
+
+  /**
+   * Append a response packet whose first field is a job handle, `head` (its `<prefix>:`
+   * bytes) followed by `id` in decimal, and up to three more fields: the bytes of
+   * packet(type, head + id, b, c, d) without making the handle string (a concatenation, a
+   * number formatted and its chars copied one by one, three times per foreground job).
+   */
+  handlePacket(type: number, head: Buffer, id: number, b?: Field, c?: Field, d?: Field): void {
+    const digits = decimalDigits(id);
+    let size = head.length + digits;
+    if (b !== undefined) size += 1 + b.length;
+    if (c !== undefined) size += 1 + c.length;
+    if (d !== undefined) size += 1 + d.length;
+    const out = this.reserve(HEADER_SIZE + size);
+    let off = this.length;
+    writeHeader(out, off, MAGIC_RES, type, size);
+    off = writeBytes(out, off + HEADER_SIZE, head, 0, head.length);
+    off = writeDecimal(out, off, id, digits);
     if (b !== undefined) {
       out[off++] = 0;
       off = writeField(out, off, b);

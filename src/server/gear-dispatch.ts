@@ -136,12 +136,12 @@ function orError(session: GearSession, err: EngineError | undefined): void {
 }
 
 function replyAssignment(session: GearSession, grabType: number, job: Assignment): void {
-  if (grabType === T.GRAB_JOB) return session.replyPacket(T.JOB_ASSIGN, job.handle, job.functionName, job.data);
+  if (grabType === T.GRAB_JOB) return session.replyHandlePacket(T.JOB_ASSIGN, job, job.functionName, job.data);
   // GRAB_JOB_ALL answers JOB_ASSIGN_UNIQ unless the job has a reducer (spec 1.4).
   if (grabType === T.GRAB_JOB_ALL && job.reducer !== '') {
     return session.reply(encodePacket(T.JOB_ASSIGN_ALL, [job.handle, job.functionName, job.unique, job.reducer, job.data]));
   }
-  return session.replyPacket(T.JOB_ASSIGN_UNIQ, job.handle, job.functionName, job.unique, job.data);
+  return session.replyHandlePacket(T.JOB_ASSIGN_UNIQ, job, job.functionName, job.unique, job.data);
 }
 
 function submit(session: GearSession, frame: BinaryFrame): void {
@@ -173,8 +173,8 @@ function submit(session: GearSession, frame: BinaryFrame): void {
     reducer,
   });
   if (!result.ok) return session.replyError(result.error);
+  if (result.durable === undefined) return session.replyHandlePacket(T.JOB_CREATED, result.job);
   const handle = result.job.handle;
-  if (result.durable === undefined) return session.replyPacket(T.JOB_CREATED, handle);
   // Background jobs are acknowledged only once stored (issue 5).
   session.replyLater(result.durable, T.JOB_CREATED, handle);
 }

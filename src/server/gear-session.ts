@@ -64,6 +64,8 @@ export class GearSession implements PeerListener {
   private readonly pendingReplies: PendingReply[] = [];
   /** The function this connection last submitted to (BinaryFrame.keyOr reuses the string). */
   lastFunctionName = '';
+  /** `<prefix>:`, the bytes every job handle starts with (sendHandlePacket). */
+  private readonly handleHead: Buffer;
   private pausedForOutput = false;
   /** Whether the peer has sent a byte yet (a silent connection counts as stalled). */
   private heardFrom = false;
@@ -81,6 +83,7 @@ export class GearSession implements PeerListener {
     this.trusted = trusted;
     this.rights = rights;
     this.exceptions = ctx.exceptionsByDefault;
+    this.handleHead = Buffer.from(ctx.engine.jobs.head, 'latin1');
     this.decoder = new FrameDecoder({
       maxPacketSize: ctx.limits.maxPacketSize,
       maxLineLength: ctx.limits.maxAdminLineLength,
@@ -161,6 +164,13 @@ export class GearSession implements PeerListener {
     this.willFlush();
   }
 
+  /** sendPacket() of a packet whose first field is `job`'s handle, written from its number. */
+  sendHandlePacket(type: number, job: { readonly id: number }, b?: Field, c?: Field, d?: Field): void {
+    if (this.closing) return;
+    this.out.handlePacket(type, this.handleHead, job.id, b, c, d);
+    this.willFlush();
+  }
+
   private willFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -178,6 +188,12 @@ export class GearSession implements PeerListener {
   replyPacket(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
     if (this.pendingReplies.length === 0) this.sendPacket(type, a, b, c, d);
     else this.pendingReplies.push({ packet: encodePacket(type, [a, b, c, d].filter((f) => f !== undefined)), ready: true, type: 0, field: undefined });
+  }
+
+  /** replyPacket() of a packet whose first field is `job`'s handle (sendHandlePacket). */
+  replyHandlePacket(type: number, job: { readonly id: number; readonly handle: string }, b?: Field, c?: Field, d?: Field): void {
+    if (this.pendingReplies.length === 0) this.sendHandlePacket(type, job, b, c, d);
+    else this.replyPacket(type, job.handle, b, c, d);
   }
 
   /**
@@ -278,29 +294,29 @@ export class GearSession implements PeerListener {
   }
 
   workData(job: JobView, data: Buffer): void {
-    this.sendPacket(T.WORK_DATA, job.handle, data);
+    this.sendHandlePacket(T.WORK_DATA, job, data);
   }
 
   workWarning(job: JobView, data: Buffer): void {
-    this.sendPacket(T.WORK_WARNING, job.handle, data);
+    this.sendHandlePacket(T.WORK_WARNING, job, data);
   }
 
   workStatus(job: JobView, numerator: Buffer, denominator: Buffer): void {
-    this.sendPacket(T.WORK_STATUS, job.handle, numerator, denominator);
+    this.sendHandlePacket(T.WORK_STATUS, job, numerator, denominator);
   }
 
   workComplete(job: JobView, data: Buffer): void {
-    this.sendPacket(T.WORK_COMPLETE, job.handle, data);
+    this.sendHandlePacket(T.WORK_COMPLETE, job, data);
   }
 
   workFail(job: JobView): void {
-    this.sendPacket(T.WORK_FAIL, job.handle);
+    this.sendHandlePacket(T.WORK_FAIL, job);
   }
 
   workException(job: JobView, data: Buffer): void {
     // Clients without the `exceptions` option hear WORK_FAIL (spec 1.6). gearmand appends a
     // NUL to that handle; we send the handle alone, as in every other WORK_FAIL.
-    if (this.exceptions) this.sendPacket(T.WORK_EXCEPTION, job.handle, data);
-    else this.sendPacket(T.WORK_FAIL, job.handle);
+    if (this.exceptions) this.sendHandlePacket(T.WORK_EXCEPTION, job, data);
+    else this.sendHandlePacket(T.WORK_FAIL, job);
   }
 }

@@ -90,3 +90,22 @@ test('property: over many writes each view holds exactly the packets of its own 
     }),
   );
 });
+
+test('handlePacket writes the bytes of packet() with the handle <head><id>, for any id', () => {
+  const ids = fc.oneof(fc.integer({ min: 0, max: 1_000_000 }), fc.constantFrom(9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER));
+  fc.assert(
+    fc.property(
+      fc.constantFrom(T.JOB_CREATED, T.JOB_ASSIGN, T.JOB_ASSIGN_UNIQ, T.WORK_COMPLETE, T.WORK_STATUS, T.WORK_FAIL),
+      fc.string({ maxLength: 30 }).map((s) => Buffer.from(`H:${s}:`, 'latin1')),
+      ids,
+      fc.array(field, { maxLength: 3 }),
+      (type, head, id, rest) => {
+        const builder = new PacketBuilder();
+        builder.packet(T.NOOP);
+        builder.handlePacket(type, head, id, ...(rest as [Field?, Field?, Field?]));
+        const handle = head.toString('latin1') + String(id);
+        assert.deepEqual(builder.view(), Buffer.concat([encodePacket(T.NOOP), encodePacket(type, [handle, ...rest])]));
+      },
+    ),
+  );
+});
