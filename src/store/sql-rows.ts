@@ -3,7 +3,7 @@
  * columns, the values of one row and how a row read back becomes a job. Only the column types
  * and the statement plumbing differ between SQLite and PostgreSQL.
  */
-import { bytesOf, checkReplayedJob, integerOf, textOf } from './validate.js';
+import { checkReplayedJob, columnBytes, integerOf, nameBytes, textOf } from './validate.js';
 import type { Priority, StoredJob } from './types.js';
 
 /** In the order of `rowValues`. */
@@ -18,20 +18,6 @@ export function rowValues(job: StoredJob): unknown[] {
   return [job.key, nameBytes(job.functionName), columnBytes(job.unique), job.data, job.priority, job.when, columnBytes(job.reducer)];
 }
 
-/** Shared by every empty column (most uniques and reducers): drivers only read bound Buffers. */
-const NO_BYTES: Buffer = Buffer.alloc(0);
-const columnBytes = (text: string): Buffer => (text.length === 0 ? NO_BYTES : bytesOf(text));
-
-/** Rows of a batch mostly share one function name: its bytes are made once per run of it. */
-let lastName = '';
-let lastNameBytes: Buffer = NO_BYTES;
-function nameBytes(name: string): Buffer {
-  if (name !== lastName) {
-    lastNameBytes = bytesOf(name);
-    lastName = name;
-  }
-  return lastNameBytes;
-}
 
 /**
  * A row selected as `seq, ${JOB_COLUMNS}`, refused (StoreError CORRUPT) unless it is a valid job.

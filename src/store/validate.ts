@@ -52,6 +52,21 @@ export function checkReplayedJob(store: string, where: string, job: Partial<Stor
 export const bytesOf = (text: string): Buffer => Buffer.from(text, 'latin1');
 export const textOf = (bytes: Buffer): string => bytes.toString('latin1');
 
+/** Shared by every empty column (most uniques and reducers): drivers only read bound Buffers. */
+const NO_BYTES: Buffer = Buffer.alloc(0);
+export const columnBytes = (text: string): Buffer => (text.length === 0 ? NO_BYTES : bytesOf(text));
+
+/** A batch's jobs mostly share one function name: its bytes are made once per run of it. */
+let lastName = '';
+let lastNameBytes: Buffer = NO_BYTES;
+export function nameBytes(name: string): Buffer {
+  if (name !== lastName) {
+    lastNameBytes = bytesOf(name);
+    lastName = name;
+  }
+  return lastNameBytes;
+}
+
 /** Parse a stored integer (number, bigint or decimal string); NaN when it is not one. */
 export function integerOf(value: unknown): number {
   if (typeof value === 'number') return Number.isInteger(value) ? value : NaN;
