@@ -25,29 +25,13 @@ export class PacketBuilder {
 
   /** Append a response packet of up to four fields (the data blob last, as in encodePacket). */
   packet(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
-    let size = 0;
-    if (a !== undefined) size += a.length;
-    if (b !== undefined) size += 1 + b.length;
-    if (c !== undefined) size += 1 + c.length;
-    if (d !== undefined) size += 1 + d.length;
+    const size = (a === undefined ? 0 : a.length) + restSize(b, c, d);
     const out = this.reserve(HEADER_SIZE + size);
     let off = this.length;
     writeHeader(out, off, MAGIC_RES, type, size);
     off += HEADER_SIZE;
     if (a !== undefined) off = writeField(out, off, a);
-    if (b !== undefined) {
-      out[off++] = 0;
-      off = writeField(out, off, b);
-    }
-    if (c !== undefined) {
-      out[off++] = 0;
-      off = writeField(out, off, c);
-    }
-    if (d !== undefined) {
-      out[off++] = 0;
-      off = writeField(out, off, d);
-    }
-    this.length = off;
+    this.length = writeRest(out, off, b, c, d);
   }
 
   /**
@@ -58,28 +42,13 @@ export class PacketBuilder {
    */
   handlePacket(type: number, head: Buffer, id: number, b?: Field, c?: Field, d?: Field): void {
     const digits = decimalDigits(id);
-    let size = head.length + digits;
-    if (b !== undefined) size += 1 + b.length;
-    if (c !== undefined) size += 1 + c.length;
-    if (d !== undefined) size += 1 + d.length;
+    const size = head.length + digits + restSize(b, c, d);
     const out = this.reserve(HEADER_SIZE + size);
     let off = this.length;
     writeHeader(out, off, MAGIC_RES, type, size);
     off = writeBytes(out, off + HEADER_SIZE, head, 0, head.length);
     off = writeDecimal(out, off, id, digits);
-    if (b !== undefined) {
-      out[off++] = 0;
-      off = writeField(out, off, b);
-    }
-    if (c !== undefined) {
-      out[off++] = 0;
-      off = writeField(out, off, c);
-    }
-    if (d !== undefined) {
-      out[off++] = 0;
-      off = writeField(out, off, d);
-    }
-    this.length = off;
+    this.length = writeRest(out, off, b, c, d);
   }
 
   /** Append bytes already encoded. */
@@ -129,4 +98,30 @@ export class PacketBuilder {
     this.buf = grown;
     return grown;
   }
+}
+
+/** Bytes of the fields after a packet's first, each behind its NUL separator. */
+function restSize(b: Field | undefined, c: Field | undefined, d: Field | undefined): number {
+  let size = 0;
+  if (b !== undefined) size += 1 + b.length;
+  if (c !== undefined) size += 1 + c.length;
+  if (d !== undefined) size += 1 + d.length;
+  return size;
+}
+
+/** Write the fields after a packet's first at `off`, each behind a NUL; returns the offset after them. */
+function writeRest(out: Buffer, off: number, b: Field | undefined, c: Field | undefined, d: Field | undefined): number {
+  if (b !== undefined) {
+    out[off++] = 0;
+    off = writeField(out, off, b);
+  }
+  if (c !== undefined) {
+    out[off++] = 0;
+    off = writeField(out, off, c);
+  }
+  if (d !== undefined) {
+    out[off++] = 0;
+    off = writeField(out, off, d);
+  }
+  return off;
 }
