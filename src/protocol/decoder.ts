@@ -141,6 +141,7 @@ export const defaultDecoderLimits: DecoderLimits = {
   maxLineLength: 8192, // gearmand's receive buffer (GEARMAND_RECV_BUFFER_SIZE)
 };
 
+const NO_BYTES = Buffer.alloc(0);
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -163,7 +164,7 @@ export class FrameDecoder {
 
   constructor(limits: DecoderLimits = defaultDecoderLimits, options: FrameDecoderOptions = {}) {
     this.limits = limits;
-    this.shared = options.reuseFrame === true ? new BinaryFrame(true, 0, Buffer.alloc(0), new Array<number>(2 * MAX_FIELDS).fill(0), 0) : undefined;
+    this.shared = options.reuseFrame === true ? new BinaryFrame(true, 0, NO_BYTES, new Array<number>(2 * MAX_FIELDS).fill(0), 0) : undefined;
   }
 
   /** Bytes held for an incomplete frame. */
@@ -194,6 +195,10 @@ export class FrameDecoder {
       this.parts = [];
       this.partsLength = 0;
       throw err;
+    } finally {
+      // The reused frame would otherwise keep the last read's buffer alive while the
+      // connection idles: a TLS socket's chunk, or a joined whole packet of up to 16 MiB.
+      this.shared?.refill(true, 0, NO_BYTES, 0);
     }
   }
 

@@ -9,6 +9,7 @@ import {
   encodeRequest,
   packetLayouts,
   ownFrame,
+  type Frame,
   type OwnedFrame,
 } from '../../src/protocol/index.js';
 
@@ -197,6 +198,22 @@ test('with reuseFrame one frame object carries every packet, its fields and view
     ],
   );
   assert.ok(seen.every((s) => s.frame === seen[0]!.frame), 'one object for every packet');
+});
+
+test('a reused frame lets go of the bytes once push returns, so an idle connection holds no packet', () => {
+  const decoder = new FrameDecoder(undefined, { reuseFrame: true });
+  let kept: (Frame & { kind: 'packet' }) | undefined;
+  const big = encodeRequest(T.SUBMIT_JOB, ['f', 'u', Buffer.alloc(200_000, 1)]);
+  // Split, so the decoder joins the packet into a buffer of its own.
+  decoder.push(big.subarray(0, 100), () => assert.fail('not whole yet'));
+  decoder.push(big.subarray(100), (f) => {
+    assert.ok(f.kind === 'packet');
+    assert.equal(f.fieldLength(2), 200_000);
+    kept = f;
+  });
+  assert.ok(kept !== undefined);
+  assert.equal(kept.fieldCount, 0);
+  assert.deepEqual(kept.args, []);
 });
 
 test('keyOr gives back the string it was handed when the field holds its bytes, else the field', () => {
