@@ -24,7 +24,7 @@ export class BinaryFrame implements PacketFrame {
   declare fieldCount: number;
   declare private views: Buffer[] | undefined;
 
-  constructor(request: boolean, type: number, buf: Buffer, bounds: number[], fieldCount = bounds.length >> 1) {
+  constructor(request: boolean, type: number, buf: Buffer, bounds: number[], fieldCount: number) {
     this.kind = 'packet';
     this.request = request;
     this.type = type;
@@ -34,18 +34,13 @@ export class BinaryFrame implements PacketFrame {
     this.views = undefined;
   }
 
-  /** @internal Point a reused frame at the next packet (FrameDecoder with reuseFrame). */
+  /** @internal Point a reused frame at the next packet, its bounds already in the array it was made with. */
   refill(request: boolean, type: number, buf: Buffer, fieldCount: number): void {
     this.request = request;
     this.type = type;
     this.buf = buf;
     this.fieldCount = fieldCount;
     this.views = undefined;
-  }
-
-  /** @internal The array a reused frame's bounds are written into. */
-  get boundsArray(): number[] {
-    return this.bounds;
   }
 
   /** Every field as a view into the receive buffer. */
@@ -159,12 +154,13 @@ export class FrameDecoder {
   private partsLength = 0;
   private needed = 0;
   private failed = false;
-  /** The frame handed out for every packet, when the consumer allows it (reuseFrame). */
+  /** The frame handed out for every packet, and the array its bounds go to, when the consumer allows it (reuseFrame). */
   private readonly shared: BinaryFrame | undefined;
+  private readonly sharedBounds = newBounds();
 
   constructor(limits: DecoderLimits = defaultDecoderLimits, options: FrameDecoderOptions = {}) {
     this.limits = limits;
-    this.shared = options.reuseFrame === true ? new BinaryFrame(true, 0, NO_BYTES, new Array<number>(2 * MAX_FIELDS).fill(0), 0) : undefined;
+    this.shared = options.reuseFrame === true ? new BinaryFrame(true, 0, NO_BYTES, this.sharedBounds, 0) : undefined;
   }
 
   /** Bytes held for an incomplete frame. */
@@ -274,9 +270,10 @@ export class FrameDecoder {
       off += total;
       const shared = this.shared;
       if (shared === undefined) {
-        onFrame(new BinaryFrame(magic === MAGIC_REQ, type, buf, fieldBounds(type, buf, start, off)));
+        const bounds = newBounds();
+        onFrame(new BinaryFrame(magic === MAGIC_REQ, type, buf, bounds, fieldBounds(type, buf, start, off, bounds)));
       } else {
-        shared.refill(magic === MAGIC_REQ, type, buf, fillBounds(type, buf, start, off, shared.boundsArray));
+        shared.refill(magic === MAGIC_REQ, type, buf, fieldBounds(type, buf, start, off, this.sharedBounds));
         onFrame(shared);
       }
     }
@@ -296,19 +293,17 @@ function uint32At(buf: Buffer, off: number): number {
   return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
 }
 
-/**
- * Where the fields of a packet of `type` lie in `buf[start, end)`: start and end of each.
- * Unlike gearmand, the NUL search is bounded by the declared size (gearman-spec 7, group B
- * item 1): missing terminators are an error.
- */
-export function fieldBounds(type: number, buf: Buffer, start: number, end: number): number[] {
-  return scratchBounds.slice(0, 2 * fillBounds(type, buf, start, end, scratchBounds));
+/** Room for the start and end of every field of any packet. */
+function newBounds(): number[] {
+  return new Array<number>(2 * MAX_FIELDS).fill(0);
 }
 
-const scratchBounds = new Array<number>(2 * MAX_FIELDS).fill(0);
-
-/** fieldBounds written into `bounds` (room for MAX_FIELDS fields); returns the field count. */
-function fillBounds(type: number, buf: Buffer, start: number, end: number, bounds: number[]): number {
+/**
+ * Where the fields of a packet of `type` lie in `buf[start, end)`: the start and end of each,
+ * written into `bounds`; returns the number of fields. Unlike gearmand, the NUL search is
+ * bounded by the declared size (gearman-spec 7, group B item 1): missing terminators are an error.
+ */
+function fieldBounds(type: number, buf: Buffer, start: number, end: number, bounds: number[]): number {
   const layout = type <= MAX_PACKET_TYPE ? packetLayouts[type] : undefined;
   if (layout === undefined) {
     throw new ProtocolError('INVALID_COMMAND', `unknown packet type ${type}`);
