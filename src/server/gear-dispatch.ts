@@ -174,7 +174,6 @@ function submit(session: GearSession, frame: BinaryFrame): void {
   });
   if (!result.ok) return session.replyError(result.error);
   if (result.durable === undefined) return session.replyHandlePacket(T.JOB_CREATED, result.job);
-  const handle = result.job.handle;
   // Background jobs are acknowledged only once stored (issue 5).
-  session.replyLater(result.durable, T.JOB_CREATED, handle);
+  session.replyCreatedWhenStored(result.durable, result.job.handle);
 }

@@ -32,15 +32,13 @@ export interface SessionContext {
 }
 
 /**
- * A reply held back to keep order: one that waits on the durable store (JOB_CREATED once the
- * job is stored, ERROR if it is not), or a direct reply queued behind such a one.
+ * A reply held back to keep order behind a background job's JOB_CREATED, which waits on the
+ * durable store: `packet` when encoded (a direct reply, or the ERROR of a failed store
+ * write), `created` (the handle) once the job is stored; neither while the write is pending.
  */
 interface PendingReply {
-  /** The encoded reply; undefined while its store write is pending (then `type` and `field` say what to send). */
   packet: Buffer | undefined;
-  ready: boolean;
-  type: number;
-  field: Field | undefined;
+  created: string | undefined;
 }
 
 /**
@@ -181,13 +179,13 @@ export class GearSession implements PeerListener {
   /** A direct reply: keeps its place behind replies still waiting on the store. */
   reply(packet: Buffer): void {
     if (this.pendingReplies.length === 0) this.send(packet);
-    else this.pendingReplies.push({ packet, ready: true, type: 0, field: undefined });
+    else this.pendingReplies.push({ packet, created: undefined });
   }
 
   /** reply() of a packet of up to four fields. */
   replyPacket(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
     if (this.pendingReplies.length === 0) this.sendPacket(type, a, b, c, d);
-    else this.pendingReplies.push({ packet: encodePacket(type, [a, b, c, d].filter((f) => f !== undefined)), ready: true, type: 0, field: undefined });
+    else this.reply(encodePacket(type, [a, b, c, d].filter((f) => f !== undefined)));
   }
 
   /** replyPacket() of a packet whose first field is `job`'s handle (sendHandlePacket). */
@@ -196,21 +194,17 @@ export class GearSession implements PeerListener {
     else this.replyPacket(type, job.handle, b, c, d);
   }
 
-  /**
-   * Reserve the reply slot for the packet `type` with one `field` (JOB_CREATED and its
-   * handle), sent once `durable` resolves; ERROR instead if it rejects.
-   */
-  replyLater(durable: Promise<void>, type: number, field: Field): void {
-    const slot: PendingReply = { packet: undefined, ready: false, type, field };
+  /** Reserve the reply slot for JOB_CREATED with `handle`, sent once `durable` resolves; ERROR if it rejects. */
+  replyCreatedWhenStored(durable: Promise<void>, handle: string): void {
+    const slot: PendingReply = { packet: undefined, created: undefined };
     this.pendingReplies.push(slot);
     durable.then(
       () => {
-        slot.ready = true;
+        slot.created = handle;
         this.releaseReplies();
       },
       (err: EngineError) => {
         slot.packet = this.errorPacket(err);
-        slot.ready = true;
         this.releaseReplies();
       },
     );
@@ -218,10 +212,12 @@ export class GearSession implements PeerListener {
 
   private releaseReplies(): void {
     const pending = this.pendingReplies;
-    while (pending.length > 0 && pending[0]!.ready) {
-      const slot = pending.shift()!;
-      if (slot.packet !== undefined) this.send(slot.packet);
-      else this.sendPacket(slot.type, slot.field);
+    while (pending.length > 0) {
+      const { packet, created } = pending[0]!;
+      if (packet !== undefined) this.send(packet);
+      else if (created !== undefined) this.sendPacket(T.JOB_CREATED, created);
+      else return; // its store write is still pending
+      pending.shift();
     }
   }
 
