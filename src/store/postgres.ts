@@ -12,7 +12,7 @@ import pg from 'pg';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
 import { conninfoToPoolConfig } from './conninfo.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
-import { JOB_COLUMNS, UPDATE_ON_CONFLICT, jobFromRow, rowValues } from './sql-rows.js';
+import { JOB_COLUMNS, UPDATE_ON_CONFLICT, jobFromRow, putRow } from './sql-rows.js';
 import { checkSchemaVersion, checkTableName } from './validate.js';
 import type { StoredJob } from './types.js';
 
@@ -122,7 +122,7 @@ export class PostgresStore extends BatchedStore {
     for (const job of jobs) {
       const at = firstParam + values.length;
       rows.push(`($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6}, $${at + 7})`);
-      values.push(...rowValues(job));
+      putRow(values, values.length, job);
     }
     return { text: `INSERT INTO ${this.jobsTable} (${JOB_COLUMNS}) VALUES ${rows.join(', ')} ${UPDATE_ON_CONFLICT}`, values };
   }

@@ -6,18 +6,30 @@
 import { checkReplayedJob, columnBytes, integerOf, nameBytes, textOf } from './validate.js';
 import type { Priority, StoredJob } from './types.js';
 
-/** In the order of `rowValues`. */
+/** In the order of `putRow`. */
 export const JOB_COLUMNS = 'job_key, function_name, unique_key, data, priority, when_to_run, reducer';
 
 /** An insert of an existing key replaces it: the engine re-adds a job to change it. */
 export const UPDATE_ON_CONFLICT = `ON CONFLICT (job_key) DO UPDATE SET function_name = excluded.function_name, unique_key = excluded.unique_key,
   data = excluded.data, priority = excluded.priority, when_to_run = excluded.when_to_run, reducer = excluded.reducer`;
 
-/** Bytes columns get Buffers (binary-safe), numbers stay numbers. */
-export function rowValues(job: StoredJob): unknown[] {
-  return [job.key, nameBytes(job.functionName), columnBytes(job.unique), job.data, job.priority, job.when, columnBytes(job.reducer)];
-}
+/** Parameters per row: the columns of JOB_COLUMNS. */
+export const ROW_WIDTH = 7;
 
+/**
+ * One job's row at `values[at, at + ROW_WIDTH)`, in JOB_COLUMNS order: bytes columns as
+ * Buffers (binary-safe), numbers as numbers. Written in place, so a multi-row statement's
+ * parameters need no array per row.
+ */
+export function putRow(values: unknown[], at: number, job: StoredJob): void {
+  values[at] = job.key;
+  values[at + 1] = nameBytes(job.functionName);
+  values[at + 2] = columnBytes(job.unique);
+  values[at + 3] = job.data;
+  values[at + 4] = job.priority;
+  values[at + 5] = job.when;
+  values[at + 6] = columnBytes(job.reducer);
+}
 
 /**
  * A row selected as `seq, ${JOB_COLUMNS}`, refused (StoreError CORRUPT) unless it is a valid job.

@@ -22,7 +22,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
-import { JOB_COLUMNS, UPDATE_ON_CONFLICT, jobFromRow, rowValues } from './sql-rows.js';
+import { JOB_COLUMNS, ROW_WIDTH, UPDATE_ON_CONFLICT, jobFromRow, putRow } from './sql-rows.js';
 import { checkSchemaVersion, checkTableName } from './validate.js';
 import type { StoredJob } from './types.js';
 
@@ -85,16 +85,25 @@ export class SqliteStore extends BatchedStore {
     const upsert = db.prepare(`INSERT INTO ${jobs} (${JOB_COLUMNS}) VALUES ${row} ${UPDATE_ON_CONFLICT}`);
     const upsertMany = db.prepare(`INSERT INTO ${jobs} (${JOB_COLUMNS}) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')} ${UPDATE_ON_CONFLICT}`);
     const remove = db.prepare(`DELETE FROM ${jobs} WHERE job_key = ?`);
-    const values: unknown[] = [];
+    // Parameter arrays reused by every statement, emptied after each batch so they pin no workload.
+    const many = new Array<unknown>(ROW_WIDTH * ROWS_PER_INSERT);
+    const one = new Array<unknown>(ROW_WIDTH);
     const writeBatch = db.transaction((adds: StoredJob[], removes: string[]) => {
       // Rows go in in order (a multi-row INSERT inserts its rows in order), so seq keeps the order of adds.
       let i = 0;
-      for (; i + ROWS_PER_INSERT <= adds.length; i += ROWS_PER_INSERT) {
-        values.length = 0;
-        for (let j = i; j < i + ROWS_PER_INSERT; j++) values.push(...rowValues(adds[j]!));
-        upsertMany.run(values);
+      try {
+        for (; i + ROWS_PER_INSERT <= adds.length; i += ROWS_PER_INSERT) {
+          for (let j = 0; j < ROWS_PER_INSERT; j++) putRow(many, j * ROW_WIDTH, adds[i + j]!);
+          upsertMany.run(many);
+        }
+        for (; i < adds.length; i++) {
+          putRow(one, 0, adds[i]!);
+          upsert.run(one);
+        }
+      } finally {
+        many.fill(undefined);
+        one.fill(undefined);
       }
-      for (; i < adds.length; i++) upsert.run(rowValues(adds[i]!));
       for (const key of removes) remove.run(key);
     });
     this.statements = { upsert, upsertMany, remove, writeBatch };
