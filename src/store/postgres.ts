@@ -101,19 +101,18 @@ export class PostgresStore extends BatchedStore {
 
   /** One statement when the batch fits (atomic by itself, one round trip), else several. */
   private batchStatements(adds: StoredJob[], removes: string[]): pg.QueryConfig[] {
-    const inserts: pg.QueryConfig[] = [];
-    for (let start = 0; start < adds.length; start += ROWS_PER_INSERT) {
-      inserts.push(this.upsert(adds.slice(start, start + ROWS_PER_INSERT), 0));
-    }
-    if (removes.length === 0) return inserts;
     const removeSql = `DELETE FROM ${this.jobsTable} WHERE job_key = ANY($1::text[])`;
-    if (inserts.length === 0) return [{ text: removeSql, values: [removes] }];
-    if (inserts.length === 1) {
+    if (removes.length > 0 && adds.length > 0 && adds.length <= ROWS_PER_INSERT) {
       // adds and removes never share a key (group-commit.ts), so one snapshot is enough.
       const insert = this.upsert(adds, 1);
       return [{ text: `WITH removed AS (${removeSql}) ${insert.text}`, values: [removes, ...(insert.values ?? [])] }];
     }
-    return [...inserts, { text: removeSql, values: [removes] }];
+    const statements: pg.QueryConfig[] = [];
+    for (let start = 0; start < adds.length; start += ROWS_PER_INSERT) {
+      statements.push(this.upsert(adds.slice(start, start + ROWS_PER_INSERT), 0));
+    }
+    if (removes.length > 0) statements.push({ text: removeSql, values: [removes] });
+    return statements;
   }
 
   private upsert(jobs: StoredJob[], firstParam: number): pg.QueryConfig {

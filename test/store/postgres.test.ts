@@ -48,6 +48,29 @@ describe('postgres store specifics', () => {
     return name;
   }
 
+  it('writes a batch of adds and removes in one statement, and a batch over 1,000 rows in several, in add order', async (t) => {
+    const name = await filled(t, 'batches');
+    if (!name) return;
+    const store = new PostgresStore({ conninfo: PG_CONNINFO, table: name, timeoutMs: 10000 });
+    await store.open();
+    await Promise.all([2, 3, 4].map((i) => store.add(job(i))));
+    // Adds and a remove in one batch: one statement (WITH removed AS (DELETE ...) INSERT ...).
+    await Promise.all([store.add(job(5)), store.remove('job-3'), store.add(job(6))]);
+    // 2,100 adds and two removes in one batch: three INSERTs of at most 1,000 rows, then the DELETE.
+    const many = Array.from({ length: 2100 }, (_, i) => 5000 - i); // descending keys: order must come from the adds
+    await Promise.all([...many.map((i) => store.add(job(i))), store.remove('job-1'), store.remove('job-5')]);
+    const flushes = store.stats!.flushes;
+    await store.close();
+    const again = new PostgresStore({ conninfo: PG_CONNINFO, table: name, timeoutMs: 10000 });
+    const replayed = await again.open();
+    await again.close();
+    assert.equal(flushes, 3, 'one transaction per batch');
+    assert.deepEqual(
+      replayed.map((j) => j.key),
+      [2, 4, 6, ...many].map((i) => `job-${i}`),
+    );
+  });
+
   it('refuses a schema version newer than it knows, with a clear error', async (t) => {
     const name = await filled(t, 'version');
     if (!name) return;
