@@ -19,6 +19,7 @@ import { startGearportIsolated } from '../servers.js';
 import { benchConfig, type BenchConfig } from '../config.js';
 import { runInOneProcess, runInTwoProcesses, type MeasuredLoad } from '../load-runner.js';
 import { peakRssBytes } from '../proc.js';
+import { median } from '../stats.js';
 
 export interface Scenario {
   readonly id: string;
@@ -192,12 +193,6 @@ function medianRun(runs: CellResult[], scenario: string): CellResult | undefined
     cpu: { server: of((l) => l.cpu.server), load: of((l) => l.cpu.load), other: of((l) => l.cpu.other) },
   };
   return { scenario, load };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export async function gearmanSection(config: BenchConfig = benchConfig, log: (line: string) => void = console.error): Promise<GearmanSectionResult> {
