@@ -26,12 +26,8 @@ export class BinaryFrame implements PacketFrame {
 
   constructor(request: boolean, type: number, buf: Buffer, bounds: number[], fieldCount: number) {
     this.kind = 'packet';
-    this.request = request;
-    this.type = type;
-    this.buf = buf;
     this.bounds = bounds;
-    this.fieldCount = fieldCount;
-    this.views = undefined;
+    this.refill(request, type, buf, fieldCount);
   }
 
   /** @internal Point a reused frame at the next packet, its bounds already in the array it was made with. */
