@@ -9,12 +9,21 @@ import type { Assignment, EngineError, JobStatus, PeerListener, SubmitRequest, S
 
 export { defaultEngineOptions, MAX_UNIQUE_BYTES, type EngineOptions } from './job-table.js';
 
+/** Background jobs waiting on one store batch (`stored`, the store's promise for it). */
+interface PersistWait {
+  readonly stored: Promise<void>;
+  readonly jobs: Job[];
+  readonly done: Promise<void>;
+}
+
 /**
  * The job engine: all job state, synchronous, no I/O. Connections talk to it through Peer
  * handles; it answers through each peer's PeerListener and tells the store what changed.
  */
 export class Engine extends JobTable {
   private storeCounter = 0;
+  /** The store batch the latest background jobs wait on, until it settles. */
+  private persistWait: PersistWait | undefined;
   private peerCounter = 0;
   private registrationCounter = 0;
 
@@ -65,7 +74,7 @@ export class Engine extends JobTable {
       if (existing !== undefined && (req.unique !== '-' || existing.data.equals(req.data))) {
         // Coalesced: same handle back; data, priority and background flag are ignored.
         if (!req.background && peer !== undefined) this.attach(existing, peer);
-        return { ok: true, job: existing, coalesced: true, durable: this.persistWaits.get(existing) };
+        return { ok: true, job: existing, coalesced: true, durable: existing.persistWait };
       }
     }
 
@@ -98,25 +107,46 @@ export class Engine extends JobTable {
       return { ok: true, job, coalesced: false };
     }
     job.storeKey = `${this.options.bootId}.${++this.storeCounter}`;
-    const durable = store.add(storedJobOf(job)).then(
+    const stored = store.add(storedJobOf(job));
+    // The store settles a whole batch with one promise: its jobs share one reaction and one
+    // promise for their submitters, instead of two closures and a promise each.
+    let wait = this.persistWait;
+    if (wait === undefined || wait.stored !== stored) wait = this.persistWait = this.waitForStore(stored);
+    wait.jobs.push(job);
+    job.persistWait = wait.done;
+    return { ok: true, job, coalesced: false, durable: wait.done };
+  }
+
+  /** What the jobs of one store batch do once it settles; `done` is what their submitters wait on. */
+  private waitForStore(stored: Promise<void>): PersistWait {
+    const jobs: Job[] = [];
+    const settled = (): void => {
+      if (this.persistWait?.stored === stored) this.persistWait = undefined;
+    };
+    const done = stored.then(
       () => {
-        this.persistWaits.delete(job);
-        if (job.state === JobState.persisting) this.release(job);
-        else if (job.state === JobState.done) this.forgetStored(job.storeKey); // cancelled meanwhile
+        settled();
+        for (const job of jobs) {
+          job.persistWait = undefined;
+          if (job.state === JobState.persisting) this.release(job);
+          else if (job.state === JobState.done) this.forgetStored(job.storeKey); // cancelled meanwhile
+        }
       },
       (err: unknown) => {
-        this.persistWaits.delete(job);
-        this.options.log('error', 'store refused a background job', { handle: job.handle, error: String(err) });
-        if (job.state === JobState.persisting) {
-          // Every submitter of it, coalesced ones too, holds this promise and hears the error.
-          job.storeKey = undefined;
-          this.destroy(job);
+        settled();
+        for (const job of jobs) {
+          job.persistWait = undefined;
+          this.options.log('error', 'store refused a background job', { handle: job.handle, error: String(err) });
+          if (job.state === JobState.persisting) {
+            // Every submitter of it, coalesced ones too, holds `done` and hears the error.
+            job.storeKey = undefined;
+            this.destroy(job);
+          }
         }
         throw EngineErrors.storeFailed;
       },
     );
-    this.persistWaits.set(job, durable);
-    return { ok: true, job, coalesced: false, durable };
+    return { stored, jobs, done };
   }
 
   /** Re-create jobs read back from the store at start-up, in their stored order. */

@@ -69,8 +69,6 @@ export class JobTable {
   readonly counters = { submitted: 0, coalesced: 0, refused: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0 };
   /** New submissions are refused once shutdown has begun. */
   shuttingDown = false;
-  /** Background jobs waiting on the store, with the promise their submitters hold. */
-  protected readonly persistWaits = new Map<Job, Promise<void>>();
   /** Called whenever a job leaves memory (graceful shutdown waits on this). */
   onJobGone: (() => void) | undefined;
   /**
@@ -285,7 +283,7 @@ export class JobTable {
     job.fn.total--;
     this.memoryBytes -= jobCost(job.data, job.unique);
     this.dropClients(job);
-    if (job.storeKey !== undefined && !this.persistWaits.has(job)) this.forgetStored(job.storeKey);
+    if (job.storeKey !== undefined && job.persistWait === undefined) this.forgetStored(job.storeKey);
     this.onJobGone?.();
   }
 

@@ -42,6 +42,8 @@ export class Job implements JobView {
   readonly coalesceKey: string | undefined;
   /** Durable row key when the store holds it. */
   storeKey: string | undefined;
+  /** While the store writes it: settles once the job is stored (or refused), as its submitters hear. */
+  persistWait: Promise<void> | undefined = undefined;
   state: JobState;
   /** Foreground clients waiting on it, oldest first (forwarded newest first, as gearmand). */
   clients: readonly Peer[] = NO_CLIENTS;

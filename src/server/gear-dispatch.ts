@@ -175,5 +175,5 @@ function submit(session: GearSession, frame: BinaryFrame): void {
   if (!result.ok) return session.replyError(result.error);
   if (result.durable === undefined) return session.replyHandlePacket(T.JOB_CREATED, result.job);
   // Background jobs are acknowledged only once stored (issue 5).
-  session.replyCreatedWhenStored(result.durable, result.job.handle);
+  session.replyCreatedWhenStored(result.durable, result.job);
 }

@@ -33,12 +33,21 @@ export interface SessionContext {
 
 /**
  * A reply held back to keep order behind a background job's JOB_CREATED, which waits on the
- * durable store: `packet` when encoded (a direct reply, or the ERROR of a failed store
- * write), `created` (the handle) once the job is stored; neither while the write is pending.
+ * durable store: `packet` when encoded (a direct reply), else JOB_CREATED for job `id` once
+ * `store` has settled (ERROR if the write failed).
  */
 interface PendingReply {
-  packet: Buffer | undefined;
-  created: string | undefined;
+  readonly packet: Buffer | undefined;
+  readonly id: number;
+  readonly store: StoreOutcome | undefined;
+}
+
+/** One store batch as the replies that wait on it see it: one reaction per batch, not per job. */
+interface StoreOutcome {
+  readonly durable: Promise<void>;
+  stored: boolean;
+  /** The ERROR packet every job of a failed batch is answered with. */
+  error: Buffer | undefined;
 }
 
 /**
@@ -60,6 +69,8 @@ export class GearSession implements PeerListener {
   private readonly out = new PacketBuilder();
   private flushScheduled = false;
   private readonly pendingReplies: PendingReply[] = [];
+  /** The store batch the latest JOB_CREATED replies wait on, until it settles. */
+  private storeOutcome: StoreOutcome | undefined;
   /** The function this connection last submitted to (BinaryFrame.keyOr reuses the string). */
   lastFunctionName = '';
   /** `<prefix>:`, the bytes every job handle starts with (sendHandlePacket). */
@@ -179,7 +190,7 @@ export class GearSession implements PeerListener {
   /** A direct reply: keeps its place behind replies still waiting on the store. */
   reply(packet: Buffer): void {
     if (this.pendingReplies.length === 0) this.send(packet);
-    else this.pendingReplies.push({ packet, created: undefined });
+    else this.pendingReplies.push({ packet, id: 0, store: undefined });
   }
 
   /** reply() of a packet of up to four fields. */
@@ -194,28 +205,38 @@ export class GearSession implements PeerListener {
     else this.replyPacket(type, job.handle, b, c, d);
   }
 
-  /** Reserve the reply slot for JOB_CREATED with `handle`, sent once `durable` resolves; ERROR if it rejects. */
-  replyCreatedWhenStored(durable: Promise<void>, handle: string): void {
-    const slot: PendingReply = { packet: undefined, created: undefined };
-    this.pendingReplies.push(slot);
-    durable.then(
-      () => {
-        slot.created = handle;
+  /** Reserve the reply slot for `job`'s JOB_CREATED, sent once `durable` resolves; ERROR if it rejects. */
+  replyCreatedWhenStored(durable: Promise<void>, job: { readonly id: number }): void {
+    let store = this.storeOutcome;
+    if (store === undefined || store.durable !== durable) {
+      const outcome: StoreOutcome = { durable, stored: false, error: undefined };
+      const settle = (): void => {
+        if (this.storeOutcome === outcome) this.storeOutcome = undefined;
         this.releaseReplies();
-      },
-      (err: EngineError) => {
-        slot.packet = this.errorPacket(err);
-        this.releaseReplies();
-      },
-    );
+      };
+      durable.then(
+        () => {
+          outcome.stored = true;
+          settle();
+        },
+        (err: EngineError) => {
+          outcome.error = this.errorPacket(err);
+          settle();
+        },
+      );
+      store = this.storeOutcome = outcome;
+    }
+    this.pendingReplies.push({ packet: undefined, id: job.id, store });
   }
 
   private releaseReplies(): void {
     const pending = this.pendingReplies;
     while (pending.length > 0) {
-      const { packet, created } = pending[0]!;
-      if (packet !== undefined) this.send(packet);
-      else if (created !== undefined) this.sendPacket(T.JOB_CREATED, created);
+      const reply = pending[0]!;
+      const store = reply.store;
+      if (store === undefined) this.send(reply.packet!);
+      else if (store.stored) this.sendHandlePacket(T.JOB_CREATED, reply);
+      else if (store.error !== undefined) this.send(store.error);
       else return; // its store write is still pending
       pending.shift();
     }

@@ -68,20 +68,21 @@ export class GroupCommitter {
 
   add(job: StoredJob): Promise<void> {
     const size = job.data.length + job.functionName.length + job.unique.length + job.reducer.length;
-    return this.enqueue(size, (batch) => {
-      // remove-then-add of one key nets out to the add (writes are upserts).
-      batch.removes.delete(job.key);
-      batch.adds.delete(job.key);
-      batch.adds.set(job.key, job);
-    });
+    const batch = this.openBatch(size);
+    // remove-then-add of one key nets out to the add (writes are upserts).
+    if (batch.removes.size > 0) batch.removes.delete(job.key);
+    const adds = batch.adds;
+    if (adds.has(job.key)) adds.delete(job.key); // a re-add goes to the end, in add order
+    adds.set(job.key, job);
+    return this.taken(batch, size);
   }
 
   remove(key: string): Promise<void> {
-    return this.enqueue(0, (batch) => {
-      // add-then-remove in one batch: nothing to write for the add; still delete any older row.
-      batch.adds.delete(key);
-      batch.removes.add(key);
-    });
+    const batch = this.openBatch(0);
+    // add-then-remove in one batch: nothing to write for the add; still delete any older row.
+    batch.adds.delete(key);
+    batch.removes.add(key);
+    return this.taken(batch, 0);
   }
 
   /** Resolves once nothing is queued or being written. */
@@ -90,9 +91,8 @@ export class GroupCommitter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private enqueue(bytes: number, apply: (batch: Batch) => void): Promise<void> {
-    const batch = this.openBatch(bytes);
-    apply(batch);
+  /** Count an operation just put into `batch`, and see that the batch gets written. */
+  private taken(batch: Batch, bytes: number): Promise<void> {
     batch.bytes += bytes;
     batch.ops += 1;
     this.schedule();
