@@ -106,7 +106,7 @@ export class Engine extends JobTable {
       this.release(job);
       return { ok: true, job, coalesced: false };
     }
-    job.storeKey = `${this.options.bootId}.${++this.storeCounter}`;
+    job.storeKey = store.newKey?.() ?? `${this.options.bootId}.${++this.storeCounter}`;
     const stored = store.add(storedJobOf(job));
     // The store settles a whole batch with one promise: its jobs share one reaction and one
     // promise for their submitters, instead of two closures and a promise each.

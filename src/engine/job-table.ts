@@ -21,7 +21,7 @@ export interface EngineOptions {
   /** Distinct function names kept; idle ones are reclaimed first; 0 = unlimited. */
   maxFunctions: number;
   /** Durable store for background jobs; undefined = memory only. */
-  store: Pick<JobStore, 'add' | 'remove'> | undefined;
+  store: Pick<JobStore, 'add' | 'remove' | 'newKey'> | undefined;
   /** Distinguishes store keys of this run from those of earlier runs. */
   bootId: string;
   clock: Clock;

@@ -9,9 +9,14 @@ import type { Priority, StoredJob } from './types.js';
 /** In the order of `putRow`. */
 export const JOB_COLUMNS = 'job_key, function_name, unique_key, data, priority, when_to_run, reducer';
 
+/** The columns an upsert of an existing row replaces: all but its key (and its place, `seq`). */
+const REPLACED_COLUMNS = 'SET function_name = excluded.function_name, unique_key = excluded.unique_key,\n  data = excluded.data, priority = excluded.priority, when_to_run = excluded.when_to_run, reducer = excluded.reducer';
+
 /** An insert of an existing key replaces it: the engine re-adds a job to change it. */
-export const UPDATE_ON_CONFLICT = `ON CONFLICT (job_key) DO UPDATE SET function_name = excluded.function_name, unique_key = excluded.unique_key,
-  data = excluded.data, priority = excluded.priority, when_to_run = excluded.when_to_run, reducer = excluded.reducer`;
+export const UPDATE_ON_CONFLICT = `ON CONFLICT (job_key) DO UPDATE ${REPLACED_COLUMNS}`;
+
+/** The same for a table whose rows the store numbers itself: an insert of an existing `seq` replaces it. */
+export const UPDATE_SEQ_ON_CONFLICT = `ON CONFLICT (seq) DO UPDATE ${REPLACED_COLUMNS}`;
 
 /** Parameters per row: the columns of JOB_COLUMNS. */
 export const ROW_WIDTH = 7;

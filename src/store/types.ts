@@ -48,6 +48,12 @@ export interface JobStore {
    * clear Error), and return every stored job in the order it was first added.
    */
   open(): Promise<StoredJob[]>;
+  /**
+   * A key for a new job, when the store wants to choose it (SQLite makes it the row's number,
+   * so it needs no index). Without it, callers make their own keys, unique across restarts
+   * and across servers sharing the backend. Called only while the store is open.
+   */
+  newKey?(): string;
   /** Durably store a job. Resolves only once the job would survive a crash (group commit). */
   add(job: StoredJob): Promise<void>;
   /** Forget a job that completed, failed or was cancelled. Removing an absent key is not an error. */

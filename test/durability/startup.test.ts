@@ -96,7 +96,7 @@ test('sqlite: an unknown schema version stops start-up', async () => {
     const db = new Database(file);
     db.prepare(`UPDATE gearport_queue_meta SET value = '999' WHERE name = 'schema_version'`).run();
     db.close();
-    assertRefused(await startupFailure(['--libsqlite3-db', file]), /schema version 999, newer than this Gearport understands \(1\); upgrade Gearport/);
+    assertRefused(await startupFailure(['--libsqlite3-db', file]), /schema version 999, newer than this Gearport understands \(2\); upgrade Gearport/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -60,12 +60,12 @@ describe('sqlite store specifics', () => {
     await store.add(job(1));
     await store.close();
     const db = new Database(path);
-    db.prepare(`UPDATE q_meta SET value = '2' WHERE name = 'schema_version'`).run();
+    db.prepare(`UPDATE q_meta SET value = '3' WHERE name = 'schema_version'`).run();
     db.close();
     const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 5000 });
     await assert.rejects(again.open(), (error) => {
       assert.ok(isStoreError(error, StoreErrorCode.SCHEMA_UNSUPPORTED));
-      assert.match(error.message, /schema version 2, newer than this Gearport understands \(1\)/);
+      assert.match(error.message, /schema version 3, newer than this Gearport understands \(2\)/);
       return true;
     });
   });
@@ -137,30 +137,143 @@ describe('sqlite store specifics', () => {
     await reopened.close();
   });
 
-  it('opens a file whose seq is AUTOINCREMENT (made before 2026-11-30) and keeps its order', async () => {
-    const path = join(dir.path, `${uniqueName('autoincrement')}.db`);
+  /** A schema version 1 file as Gearport wrote it: jobs 1-3 added, job-3 removed. */
+  function versionOneFile(seq: string): string {
+    const path = join(dir.path, `${uniqueName('v1')}.db`);
     const db = new Database(path);
     db.exec(`CREATE TABLE q_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     db.exec(`INSERT INTO q_meta (name, value) VALUES ('schema_version', '1')`);
-    db.exec(`CREATE TABLE q (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_key TEXT NOT NULL UNIQUE, function_name BLOB NOT NULL,
+    db.exec(`CREATE TABLE q (${seq}, job_key TEXT NOT NULL UNIQUE, function_name BLOB NOT NULL,
       unique_key BLOB NOT NULL, data BLOB NOT NULL, priority INTEGER NOT NULL, when_to_run INTEGER NOT NULL, reducer BLOB NOT NULL)`);
     const insert = db.prepare(`INSERT INTO q (job_key, function_name, unique_key, data, priority, when_to_run, reducer) VALUES (?, ?, ?, ?, 1, 0, ?)`);
     for (const i of [1, 2, 3]) insert.run(`job-${i}`, Buffer.from('reverse'), Buffer.from(`u-${i}`), Buffer.from(`payload ${i}`), Buffer.alloc(0));
     db.prepare(`DELETE FROM q WHERE job_key = 'job-3'`).run();
     db.close();
+    return path;
+  }
+
+  for (const [made, seq] of [
+    ['before 2026-11-30, seq AUTOINCREMENT', 'seq INTEGER PRIMARY KEY AUTOINCREMENT'],
+    ['on 2026-11-30, plain rowid seq', 'seq INTEGER PRIMARY KEY'],
+  ] as const) {
+    it(`upgrades a schema version 1 file (${made}) in place: same jobs, same order, no index on job_key`, async () => {
+      const path = versionOneFile(seq);
+      const store = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+      assert.deepEqual(await store.open(), [job(1), job(2)]);
+      await store.add(job(4));
+      await store.remove('job-1');
+      await store.add(job(2, { data: Buffer.from('changed') })); // an upsert keeps its place
+      await store.close();
+      const check = new Database(path, { readonly: true });
+      assert.equal(check.prepare(`SELECT value FROM q_meta WHERE name = 'schema_version'`).pluck().get(), '2');
+      assert.deepEqual(check.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'q'`).all(), []);
+      assert.deepEqual(check.prepare('SELECT seq, job_key FROM q ORDER BY seq').all(), [
+        { seq: 2, job_key: 'job-2' },
+        { seq: 3, job_key: 'job-4' },
+      ]);
+      check.close();
+      const reopened = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+      assert.deepEqual(await reopened.open(), [job(2, { data: Buffer.from('changed') }), job(4)]);
+      await reopened.close();
+    });
+  }
+
+  it('leaves a version 1 file untouched when the upgrade is blocked by a table of the same name', async () => {
+    const path = versionOneFile('seq INTEGER PRIMARY KEY');
+    const db = new Database(path);
+    db.exec('CREATE TABLE q_v2 (anything TEXT)');
+    db.close();
     const store = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
-    const replayed = await store.open();
-    assert.deepEqual(replayed, [job(1), job(2)]);
-    await store.add(job(4));
+    await assert.rejects(store.open(), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.CORRUPT));
+      assert.match(error.message, /cannot upgrade table q to schema version 2: table q_v2 is in the way/);
+      return true;
+    });
+    const check = new Database(path, { readonly: true });
+    assert.equal(check.prepare(`SELECT value FROM q_meta WHERE name = 'schema_version'`).pluck().get(), '1');
+    assert.equal(check.prepare('SELECT count(*) FROM q').pluck().get(), 2);
+    check.close();
+  });
+
+  it('refuses to replay two rows with one job key, naming both', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    await store.add(job(1));
+    await store.close();
+    const db = new Database(path);
+    db.exec(`INSERT INTO q (seq, job_key, function_name, unique_key, data, priority, when_to_run, reducer)
+      SELECT seq + 10, job_key, function_name, unique_key, data, priority, when_to_run, reducer FROM q`);
+    db.close();
+    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    await assert.rejects(again.open(), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.CORRUPT));
+      assert.match(error.message, /rows seq=1 and seq=11 of q share job_key "job-1"/);
+      return true;
+    });
+  });
+
+  it('keys from newKey() are their rows, mixed with callers\' own keys: order, upserts and removes kept across restarts', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    const a = store.newKey();
+    const b = store.newKey();
+    assert.match(a, /^[1-9][0-9]*$/);
+    await Promise.all([store.add(job(1, { key: a })), store.add(job(2)), store.add(job(3, { key: b }))]);
+    await store.add(job(1, { key: a, data: Buffer.from('changed') })); // an upsert keeps its place
     await store.close();
     const check = new Database(path, { readonly: true });
-    // AUTOINCREMENT never hands out 3 again: the old file keeps its own rule.
     assert.deepEqual(check.prepare('SELECT seq, job_key FROM q ORDER BY seq').all(), [
-      { seq: 1, job_key: 'job-1' },
-      { seq: 2, job_key: 'job-2' },
-      { seq: 4, job_key: 'job-4' },
+      { seq: Number(a), job_key: a },
+      { seq: Number(b), job_key: b },
+      { seq: Number(b) + 1, job_key: 'job-2' },
     ]);
     check.close();
+    const second = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    assert.deepEqual((await second.open()).map((each) => [each.key, each.data.toString()]), [
+      [a, 'changed'],
+      [b, 'payload 3'],
+      ['job-2', 'payload 2'],
+    ]);
+    const c = second.newKey();
+    assert.ok(Number(c) > Number(b) + 1, 'a new key is above every row');
+    await Promise.all([second.remove(a), second.remove('job-2'), second.add(job(4, { key: c }))]);
+    await second.close();
+    const third = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    assert.deepEqual((await third.open()).map((each) => each.key), [b, c]);
+    await third.close();
+  });
+
+  it('refuses to replay a row whose key is another row\'s number', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    await store.add(job(1, { key: store.newKey() }));
+    await store.close();
+    const db = new Database(path);
+    db.exec(`UPDATE q SET seq = 7`);
+    db.close();
+    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    await assert.rejects(again.open(), (error) => {
+      assert.ok(isStoreError(error, StoreErrorCode.CORRUPT));
+      assert.match(error.message, /row seq=7 of q has job_key "1", the key of row seq=1/);
+      return true;
+    });
+  });
+
+  it('a failed write changes nothing: the keys of a rolled-back batch are neither added nor removed', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    await store.add(job(1));
+    // A trigger makes the next insert fail, so the whole batch (an add and a remove) rolls back.
+    store.database!.exec(`CREATE TRIGGER refuse BEFORE INSERT ON q WHEN NEW.job_key = 'job-2' BEGIN SELECT RAISE(ABORT, 'refused by test'); END`);
+    const results = await Promise.allSettled([store.add(job(2)), store.remove('job-1')]);
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    store.database!.exec('DROP TRIGGER refuse');
+    await store.remove('job-1'); // still known: removed now
+    await store.add(job(3));
+    await store.close();
+    const reopened = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    assert.deepEqual(await reopened.open(), [job(3)]);
+    await reopened.close();
   });
 
   it("refuses a table that is not ours (gearmand's queue table) rather than guessing", async () => {
