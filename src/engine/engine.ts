@@ -134,9 +134,11 @@ export class Engine extends JobTable {
       },
       (err: unknown) => {
         settled();
+        // One line per failed write, not per job: a batch holds up to thousands.
+        const handles = jobs.slice(0, 3).map((job) => job.handle);
+        this.options.log('error', 'store refused background jobs', { jobs: jobs.length, handles, error: String(err) });
         for (const job of jobs) {
           job.persistWait = undefined;
-          this.options.log('error', 'store refused a background job', { handle: job.handle, error: String(err) });
           if (job.state === JobState.persisting) {
             // Every submitter of it, coalesced ones too, holds `done` and hears the error.
             job.storeKey = undefined;

@@ -409,6 +409,66 @@ test('durable background jobs are queued and acknowledged only once stored; a st
   assert.ok(fg.ok && fg.durable === undefined);
 });
 
+test('jobs stored by one batch share its outcome: all queued when it commits, all refused with one log line when it fails; keys come from the store when it makes them', async () => {
+  // A store that settles every add of a tick with one promise, as group commit does.
+  let batch: { done: Promise<void>; settle: (error?: Error) => void } | undefined;
+  let nextKey = 41;
+  const keys: string[] = [];
+  const store = {
+    newKey: () => String(nextKey++),
+    add: (stored: StoredJob) => {
+      keys.push(stored.key);
+      if (!batch) {
+        let resolve!: () => void;
+        let reject!: (error: Error) => void;
+        const done = new Promise<void>((res, rej) => {
+          resolve = res;
+          reject = rej;
+        });
+        batch = { done, settle: (error) => (error ? reject(error) : resolve()) };
+      }
+      return batch.done;
+    },
+    remove: async () => undefined,
+  };
+  const logged: Array<{ message: string; detail?: Record<string, unknown> }> = [];
+  const { engine, peer } = setup({ store, log: (_level, message, detail) => logged.push({ message, detail }) });
+  const w = peer();
+  engine.canDo(w.peer, 'f');
+  const first = [1, 2, 3].map((i) => engine.submit(undefined, job('f', `a${i}`, { background: true, unique: '-' })));
+  const durables = first.map((r) => (r.ok ? r.durable : undefined));
+  assert.ok(durables[0] && durables.every((d) => d === durables[0]), 'one promise for the batch');
+  assert.deepEqual(keys, ['41', '42', '43']);
+  // A coalesced submission of a job still being stored waits on the same batch.
+  const again = engine.submit(undefined, job('f', 'a1', { background: true, unique: '-' }));
+  assert.ok(again.ok && again.coalesced);
+  assert.equal(again.durable, durables[0]);
+  batch!.settle();
+  batch = undefined;
+  await durables[0];
+  assert.deepEqual(
+    [1, 2, 3].map(() => engine.grab(w.peer)?.handle),
+    first.map((r) => r.ok && r.job.handle),
+  );
+  const second = [4, 5].map((i) => engine.submit(undefined, job('f', `b${i}`, { background: true, unique: `u${i}` })));
+  batch!.settle(new Error('disk full'));
+  batch = undefined;
+  for (const r of second) {
+    assert.ok(r.ok && r.durable);
+    await assert.rejects(r.durable, { code: 'QUEUE_ERROR' });
+    assert.equal(engine.status(r.job.handle).known, false);
+  }
+  const refusals = logged.filter((entry) => entry.message === 'store refused background jobs');
+  assert.equal(refusals.length, 1, 'one line for the batch');
+  assert.equal(refusals[0]!.detail!.jobs, 2);
+  // Their uniques are free again.
+  const retry = engine.submit(undefined, job('f', 'b4', { background: true, unique: 'u4' }));
+  assert.ok(retry.ok && !retry.coalesced && retry.durable);
+  batch!.settle();
+  await retry.durable;
+  assert.equal(engine.grab(w.peer)?.handle, retry.job.handle);
+});
+
 test('restore re-creates stored jobs in order with their priorities and epochs', () => {
   const { engine, clock, peer } = setup();
   const now = Math.floor(clock.now() / 1000);
