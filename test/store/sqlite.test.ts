@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { storeContract } from './contract.js';
 import { job, recordHealth, tempDir, uniqueName } from './helpers.js';
-import { SqliteStore, StoreErrorCode, createStore, isStoreError } from '../../src/store/index.js';
+import { SqliteStore, StoreErrorCode, createStore, isStoreError, type StoredJob } from '../../src/store/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = tempDir();
@@ -28,6 +28,25 @@ storeContract('sqlite', {
 function freshStore(options: { table?: string; synchronous?: 'NORMAL' | 'FULL' } = {}): { file: string; store: SqliteStore } {
   const path = join(dir.path, `${uniqueName('case')}.db`);
   return { file: path, store: new SqliteStore({ file: path, table: options.table, synchronous: options.synchronous, timeoutMs: 10000 }) };
+}
+
+/**
+ * A store holding one job (`stored` makes it), changed under it by `sql`, must refuse to open
+ * with `code` and a message matching `message`.
+ */
+async function assertRefusedAfter(sql: string, code: StoreErrorCode, message: RegExp, stored: (store: SqliteStore) => StoredJob = () => job(1)): Promise<void> {
+  const { file: path, store } = freshStore({ table: 'q' });
+  await store.open();
+  await store.add(stored(store));
+  await store.close();
+  const db = new Database(path);
+  db.exec(sql);
+  db.close();
+  await assert.rejects(new SqliteStore({ file: path, table: 'q', timeoutMs: 5000 }).open(), (error) => {
+    assert.ok(isStoreError(error, code));
+    assert.match(error.message, message);
+    return true;
+  });
 }
 
 describe('sqlite store specifics', () => {
@@ -55,19 +74,11 @@ describe('sqlite store specifics', () => {
   });
 
   it('refuses a schema version newer than it knows, with a clear error', async () => {
-    const { file: path, store } = freshStore({ table: 'q' });
-    await store.open();
-    await store.add(job(1));
-    await store.close();
-    const db = new Database(path);
-    db.prepare(`UPDATE q_meta SET value = '3' WHERE name = 'schema_version'`).run();
-    db.close();
-    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 5000 });
-    await assert.rejects(again.open(), (error) => {
-      assert.ok(isStoreError(error, StoreErrorCode.SCHEMA_UNSUPPORTED));
-      assert.match(error.message, /schema version 3, newer than this Gearport understands \(2\)/);
-      return true;
-    });
+    await assertRefusedAfter(
+      `UPDATE q_meta SET value = '3' WHERE name = 'schema_version'`,
+      StoreErrorCode.SCHEMA_UNSUPPORTED,
+      /schema version 3, newer than this Gearport understands \(2\)/,
+    );
   });
 
   it('refuses a schema version that is not a number, naming the file and the meta table', async () => {
@@ -196,20 +207,12 @@ describe('sqlite store specifics', () => {
   });
 
   it('refuses to replay two rows with one job key, naming both', async () => {
-    const { file: path, store } = freshStore({ table: 'q' });
-    await store.open();
-    await store.add(job(1));
-    await store.close();
-    const db = new Database(path);
-    db.exec(`INSERT INTO q (seq, job_key, function_name, unique_key, data, priority, when_to_run, reducer)
-      SELECT seq + 10, job_key, function_name, unique_key, data, priority, when_to_run, reducer FROM q`);
-    db.close();
-    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
-    await assert.rejects(again.open(), (error) => {
-      assert.ok(isStoreError(error, StoreErrorCode.CORRUPT));
-      assert.match(error.message, /rows seq=1 and seq=11 of q share job_key "job-1"/);
-      return true;
-    });
+    await assertRefusedAfter(
+      `INSERT INTO q (seq, job_key, function_name, unique_key, data, priority, when_to_run, reducer)
+        SELECT seq + 10, job_key, function_name, unique_key, data, priority, when_to_run, reducer FROM q`,
+      StoreErrorCode.CORRUPT,
+      /rows seq=1 and seq=11 of q share job_key "job-1"/,
+    );
   });
 
   it('keys from newKey() are their rows, mixed with callers\' own keys: order, upserts and removes kept across restarts', async () => {
@@ -244,19 +247,9 @@ describe('sqlite store specifics', () => {
   });
 
   it('refuses to replay a row whose key is another row\'s number', async () => {
-    const { file: path, store } = freshStore({ table: 'q' });
-    await store.open();
-    await store.add(job(1, { key: store.newKey() }));
-    await store.close();
-    const db = new Database(path);
-    db.exec(`UPDATE q SET seq = 7`);
-    db.close();
-    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
-    await assert.rejects(again.open(), (error) => {
-      assert.ok(isStoreError(error, StoreErrorCode.CORRUPT));
-      assert.match(error.message, /row seq=7 of q has job_key "1", the key of row seq=1/);
-      return true;
-    });
+    await assertRefusedAfter('UPDATE q SET seq = 7', StoreErrorCode.CORRUPT, /row seq=7 of q has job_key "1", the key of row seq=1/, (store) =>
+      job(1, { key: store.newKey() }),
+    );
   });
 
   it('a failed write changes nothing: the keys of a rolled-back batch are neither added nor removed', async () => {
