@@ -111,6 +111,8 @@ export class SqliteStore extends BatchedStore {
 
   /** The next row's number, in decimal: adding a job with this key needs no lookup. */
   newKey(): string {
+    // Before open the numbers above the table's rows are not known yet.
+    if (!this.statements) throw new StoreError(StoreErrorCode.CLOSED, this.name, 'newKey() needs the store open');
     return String(this.nextSeq++);
   }
 

@@ -237,10 +237,12 @@ describe('sqlite store specifics', () => {
       [b, 'payload 3'],
       ['job-2', 'payload 2'],
     ]);
+    assert.throws(() => new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 }).newKey(), (error) => isStoreError(error, StoreErrorCode.CLOSED));
     const c = second.newKey();
     assert.ok(Number(c) > Number(b) + 1, 'a new key is above every row');
     await Promise.all([second.remove(a), second.remove('job-2'), second.add(job(4, { key: c }))]);
     await second.close();
+    assert.throws(() => second.newKey(), (error) => isStoreError(error, StoreErrorCode.CLOSED));
     const third = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
     assert.deepEqual((await third.open()).map((each) => each.key), [b, c]);
     await third.close();
