@@ -18,7 +18,8 @@ interface Latin1Buffer {
 
 /** `buf[start, end)` as a latin1 string (one char per byte, so any bytes round-trip). */
 export function latin1Of(buf: Buffer, start: number, end: number): string {
-  return (buf as unknown as Latin1Buffer).latin1Slice(start, end);
+  // Most uniques are empty: no call into C++ for them.
+  return start === end ? '' : (buf as unknown as Latin1Buffer).latin1Slice(start, end);
 }
 
 /** Write a latin1 string's bytes at `off`; returns the offset after them. */
