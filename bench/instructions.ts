@@ -1,6 +1,7 @@
 /**
  * `npm run bench:instructions`: user-space instructions each server executes per foreground
- * job, counted by valgrind's callgrind. Unlike time, the count hardly moves with what else
+ * job and per pipelined background submit (Gearport in memory, and with its durable SQLite
+ * default), counted by valgrind's callgrind. Unlike time, the count hardly moves with what else
  * the machine is doing, so it shows a hot-path change that the noise of a 2-core VM hides in
  * jobs/s (the kernel's share, the same system calls for both servers, is not counted).
  *
@@ -33,13 +34,19 @@ const loadChild = fileURLToPath(new URL('./load-child.js', import.meta.url));
 
 interface Scenario {
   readonly label: string;
+  /** Foreground jobs through workers, or pipelined background submits (4 connections × 250 in flight). */
+  readonly kind: 'foreground' | 'background';
   readonly workers: number;
   readonly clients: number;
+  /** Gearport with its default durable SQLite queue instead of `-q memory` (gearmand keeps its memory queue). */
+  readonly durable?: boolean;
 }
 
 const scenarios: Scenario[] = [
-  { label: 'fg 1w × 1c', workers: 1, clients: 1 },
-  { label: 'fg 4w × 16c', workers: 4, clients: 16 },
+  { label: 'fg 1w × 1c', kind: 'foreground', workers: 1, clients: 1 },
+  { label: 'fg 4w × 16c', kind: 'foreground', workers: 4, clients: 16 },
+  { label: 'bg submits, both in memory', kind: 'background', workers: 0, clients: 4 },
+  { label: 'bg submits, Gearport durable (SQLite) vs gearmand in memory', kind: 'background', workers: 0, clients: 4, durable: true },
 ];
 
 interface Counted {
@@ -47,17 +54,21 @@ interface Counted {
   readonly allThreads: number;
 }
 
-function serverCommand(kind: 'gearmand' | 'gearport', port: number): string[] {
+/** The server's command line; run in a temporary folder, which holds Gearport's SQLite file when durable. */
+function serverCommand(kind: 'gearmand' | 'gearport', port: number, scenario: Scenario): string[] {
   if (kind === 'gearmand') return ['/usr/sbin/gearmand', '-t', '0', '-L', '127.0.0.1', '-p', String(port), '-l', 'stderr'];
-  return [process.execPath, ...RECOMMENDED_NODE_OPTIONS.split(' '), gearportCli, '-L', '127.0.0.1', '-p', String(port), '-q', 'memory'];
+  const queue = scenario.durable === true ? [] : ['-q', 'memory'];
+  return [process.execPath, ...RECOMMENDED_NODE_OPTIONS.split(' '), gearportCli, '-L', '127.0.0.1', '-p', String(port), ...queue];
 }
 
-/** Run `jobs` foreground jobs through the load generator; resolves when they are done. */
+/** Run `jobs` jobs through the load generator; resolves when they are done (background: acknowledged). */
 function runJobs(port: number, scenario: Scenario, jobs: number): void {
+  const shape =
+    scenario.kind === 'foreground'
+      ? { kind: 'foreground', workers: scenario.workers, clients: scenario.clients }
+      : { kind: 'background', connections: scenario.clients, window: 250 };
   const job = {
-    kind: 'foreground',
-    workers: scenario.workers,
-    clients: scenario.clients,
+    ...shape,
     host: '127.0.0.1',
     port,
     warmupMs: 0,
@@ -100,7 +111,7 @@ async function measure(kind: 'gearmand' | 'gearport', scenario: Scenario): Promi
   const dir = mkdtempSync(join(tmpdir(), 'gearport-callgrind-'));
   const child = spawn(
     'valgrind',
-    ['--tool=callgrind', '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, 'cg')}`, ...serverCommand(kind, port)],
+    ['--tool=callgrind', '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, 'cg')}`, ...serverCommand(kind, port, scenario)],
     { stdio: 'ignore', cwd: dir },
   );
   try {
@@ -125,7 +136,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   console.log(
-    `### User-space instructions per foreground job (callgrind; 2 × ${fmt(WARMUP)} jobs of warm-up; a run of ${fmt(SHORT + MEASURED)} jobs less one of ${fmt(SHORT)}, per job)\n`,
+    `### User-space instructions per job (callgrind; 2 × ${fmt(WARMUP)} jobs of warm-up; a run of ${fmt(SHORT + MEASURED)} jobs less one of ${fmt(SHORT)}, per job)\n`,
   );
   console.log('| scenario | gearmand -t 0 main thread | all threads | Gearport main thread | all threads | ratio (main threads) |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
