@@ -1,3 +1,4 @@
+import { parseDecimal } from '../protocol/bytes.js';
 import type { Job } from './job.js';
 
 const PAGE_SIZE = 1024;
@@ -94,16 +95,6 @@ export class JobIndex {
 
   /** n of `<prefix>:<n>` written as this server writes it (no sign, no leading zero); else 0. */
   idOf(handle: string): number {
-    const head = this.head;
-    const start = head.length;
-    const end = handle.length;
-    if (end === start || end - start > 15 || !handle.startsWith(head)) return 0;
-    let id = 0;
-    for (let i = start; i < end; i++) {
-      const digit = handle.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9 || (digit === 0 && i === start)) return 0;
-      id = id * 10 + digit;
-    }
-    return id;
+    return handle.startsWith(this.head) ? parseDecimal(handle, this.head.length) : 0;
   }
 }

@@ -62,3 +62,19 @@ export function writeDecimal(out: Buffer, off: number, n: number, digits: number
   }
   return end;
 }
+
+/**
+ * The positive integer written in `text` from `start` to its end as writeDecimal writes it
+ * (digits only, no leading zero, at most 15 of them, so it is exact); 0 when it is not one.
+ */
+export function parseDecimal(text: string, start: number): number {
+  const end = text.length;
+  if (end === start || end - start > 15) return 0;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9 || (digit === 0 && i === start)) return 0;
+    n = n * 10 + digit;
+  }
+  return n;
+}

@@ -18,10 +18,11 @@
  * is NULL. Any other key (rows of a version 1 file, callers that make their own) is kept in
  * `job_key` and its seq in memory.
  * A version 1 file is migrated in place at open, in one transaction, keeping seq.
-  */
+ */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { parseDecimal } from '../protocol/bytes.js';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
 import { JOB_COLUMNS, ROW_WIDTH, UPDATE_SEQ_ON_CONFLICT, jobFromRow, putRow } from './sql-rows.js';
@@ -60,21 +61,11 @@ const PLAIN_ROW = "(?, NULL, ?, X'', ?, ?, ?, X'')";
 const PLAIN_ROW_WIDTH = 5;
 
 /**
- * The seq a key names when it is one newKey() made: a decimal integer without leading zeros.
- * Callers that make their own keys must not make them look like that (the engine's are
- * `<boot id>.<n>`).
+ * The seq a key names when it is one newKey() made (its decimal, written as a handle's number
+ * is); 0 for any other key. Callers that make their own keys must not make them look like
+ * that (the engine's are `<boot id>.<n>`).
  */
-function ownSeq(key: string): number | undefined {
-  const length = key.length;
-  if (length === 0 || length > 15) return undefined;
-  let seq = 0;
-  for (let i = 0; i < length; i++) {
-    const digit = key.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9 || (digit === 0 && i === 0)) return undefined;
-    seq = seq * 10 + digit;
-  }
-  return seq;
-}
+const ownSeq = (key: string): number => parseDecimal(key, 0);
 
 function createJobsTable(jobs: string): string {
   return `CREATE TABLE ${jobs} (
@@ -191,7 +182,7 @@ export class SqliteStore extends BatchedStore {
         one.fill(undefined);
       }
       for (const key of removes) {
-        const seq = ownSeq(key) ?? seqOf.get(key);
+        const seq = ownSeq(key) || seqOf.get(key);
         if (seq !== undefined) remove.run(seq);
       }
     });
@@ -211,8 +202,8 @@ export class SqliteStore extends BatchedStore {
     for (let i = 0; i < adds.length; i++) {
       const key = adds[i]!.key;
       const own = ownSeq(key);
-      owned[i] = own !== undefined;
-      if (own !== undefined) seqs[i] = own;
+      owned[i] = own !== 0;
+      if (own !== 0) seqs[i] = own;
       else {
         seqs[i] = seqOf.get(key) ?? next++;
         foreign++;
@@ -299,14 +290,15 @@ export class SqliteStore extends BatchedStore {
       .prepare(`SELECT seq, ${JOB_COLUMNS} FROM ${jobs} ORDER BY seq`)
       .all() as Array<Record<string, unknown>>;
     // A NULL job_key is a key that is its row's seq (newKey()).
-    const replayed = rows.map((row) => jobFromRow(this.name, this.table, row.job_key === null ? { ...row, job_key: String(row.seq) } : row, this.file));
+    for (const row of rows) row.job_key ??= String(row.seq);
+    const replayed = rows.map((row) => jobFromRow(this.name, this.table, row, this.file));
     this.seqOf.clear();
     for (let i = 0; i < rows.length; i++) {
       const key = replayed[i]!.key;
       const seq = rows[i]!.seq as number;
       const own = ownSeq(key);
       if (own === seq) continue;
-      if (own !== undefined) {
+      if (own !== 0) {
         throw new StoreError(StoreErrorCode.CORRUPT, this.name, `${this.file}: row seq=${seq} of ${this.table} has job_key ${JSON.stringify(key)}, the key of row seq=${own}; fix or delete it, then start again`);
       }
       if (this.seqOf.has(key)) {
