@@ -10,7 +10,7 @@ import type { Assignment, EngineError, JobStatus, PeerListener, SubmitRequest, S
 export { defaultEngineOptions, MAX_UNIQUE_BYTES, type EngineOptions } from './job-table.js';
 
 /** Background jobs waiting on one store batch (`stored`, the store's promise for it). */
-interface PersistWait {
+interface BatchWait {
   readonly stored: Promise<void>;
   readonly jobs: Job[];
   readonly done: Promise<void>;
@@ -23,7 +23,7 @@ interface PersistWait {
 export class Engine extends JobTable {
   private storeCounter = 0;
   /** The store batch the latest background jobs wait on, until it settles. */
-  private persistWait: PersistWait | undefined;
+  private storing: BatchWait | undefined;
   private peerCounter = 0;
   private registrationCounter = 0;
 
@@ -110,18 +110,18 @@ export class Engine extends JobTable {
     const stored = store.add(storedJobOf(job));
     // The store settles a whole batch with one promise: its jobs share one reaction and one
     // promise for their submitters, instead of two closures and a promise each.
-    let wait = this.persistWait;
-    if (wait === undefined || wait.stored !== stored) wait = this.persistWait = this.waitForStore(stored);
+    let wait = this.storing;
+    if (wait === undefined || wait.stored !== stored) wait = this.storing = this.waitForStore(stored);
     wait.jobs.push(job);
     job.persistWait = wait.done;
     return { ok: true, job, coalesced: false, durable: wait.done };
   }
 
   /** What the jobs of one store batch do once it settles; `done` is what their submitters wait on. */
-  private waitForStore(stored: Promise<void>): PersistWait {
+  private waitForStore(stored: Promise<void>): BatchWait {
     const jobs: Job[] = [];
     const settled = (): void => {
-      if (this.persistWait?.stored === stored) this.persistWait = undefined;
+      if (this.storing?.stored === stored) this.storing = undefined;
     };
     const done = stored.then(
       () => {
