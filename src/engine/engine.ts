@@ -1,5 +1,5 @@
 import type { StoredJob } from '../store/types.js';
-import { atoi, coalesceKeyOf, jobCost, statusOf, storedJobOf } from './job-keys.js';
+import { atoi, coalesceKeyOf, jobCost, statusOf } from './job-keys.js';
 import { EngineErrors } from './errors.js';
 import type { FunctionState } from './function-state.js';
 import { Job, JobState } from './job.js';
@@ -107,7 +107,7 @@ export class Engine extends JobTable {
       return { ok: true, job, coalesced: false };
     }
     job.storeKey = store.newKey?.() ?? `${this.options.bootId}.${++this.storeCounter}`;
-    const stored = store.add(storedJobOf(job));
+    const stored = store.add(job);
     // The store settles a whole batch with one promise: its jobs share one reaction and one
     // promise for their submitters, instead of two closures and a promise each.
     let wait = this.storing;

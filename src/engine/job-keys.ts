@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Priority, StoredJob } from '../store/types.js';
 import { JobState, type Job } from './job.js';
 import type { JobStatus } from './types.js';
 
@@ -40,16 +39,4 @@ export function jobCost(data: Buffer, unique: string): number {
 export function atoi(bytes: Buffer): number {
   const n = Number.parseInt(bytes.toString('latin1'), 10);
   return Number.isFinite(n) ? n | 0 : 0;
-}
-
-export function storedJobOf(job: Job): StoredJob {
-  return {
-    key: job.storeKey!,
-    functionName: job.fn.name,
-    unique: job.unique,
-    data: job.data,
-    priority: job.priority as Priority,
-    when: job.when,
-    reducer: job.reducer,
-  };
 }

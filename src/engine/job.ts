@@ -1,4 +1,4 @@
-import type { Priority } from '../store/types.js';
+import type { Priority, StoredJob } from '../store/types.js';
 import type { FunctionState } from './function-state.js';
 import type { Peer } from './peer.js';
 import type { JobView } from './types.js';
@@ -24,8 +24,10 @@ export const NO_CLIENTS: readonly Peer[] = Object.freeze([]);
 /**
  * A job in memory. Fields are engine-private; listeners see it as a JobView. Kept small:
  * a million queued background jobs are a million of these surviving young-generation GCs.
+ * A background job is also what the durable store is handed (a StoredJob): no copy per job
+ * for the collector to move while the store's batch waits.
  */
-export class Job implements JobView {
+export class Job implements JobView, StoredJob {
   /** n of the handle `<prefix>:<n>` (JobIndex files jobs under it). */
   readonly id: number;
   /** `<prefix>:`, shared; the handle string is made when asked for, not kept per job. */
@@ -40,7 +42,10 @@ export class Job implements JobView {
   readonly reducer: string;
   /** Key of the coalescing index it is filed under, if any. */
   readonly coalesceKey: string | undefined;
-  /** Durable row key when the store holds it. */
+  /**
+   * Durable row key when the store holds it. Cleared only once the job's add has settled, so
+   * the key a store reads (`key`) never changes while the store holds the job.
+   */
   storeKey: string | undefined;
   /** While the store writes it: settles once the job is stored (or refused), as its submitters hear. */
   persistWait: Promise<void> | undefined = undefined;
@@ -91,6 +96,11 @@ export class Job implements JobView {
 
   get functionName(): string {
     return this.fn.name;
+  }
+
+  /** StoredJob's key: only read by a store, which is handed jobs that have one. */
+  get key(): string {
+    return this.storeKey!;
   }
 }
 
