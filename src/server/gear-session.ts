@@ -32,15 +32,18 @@ export interface SessionContext {
 }
 
 /**
- * A reply held back to keep order behind a background job's JOB_CREATED, which waits on the
- * durable store: `packet` when encoded (a direct reply), else JOB_CREATED for job `id` once
- * `store` has settled (ERROR if the write failed).
+ * Replies held back to keep order behind background jobs' JOB_CREATED, which wait on the
+ * durable store: a direct reply (`packet`), or the JOB_CREATED of consecutive jobs (`ids`)
+ * of one store batch, sent once `store` has settled (ERROR each if the write failed). One
+ * entry per batch, not an object per job: pipelined submits hold thousands.
  */
-interface PendingReply {
+interface HeldReplies {
   readonly packet: Buffer | undefined;
-  readonly id: number;
   readonly store: StoreOutcome | undefined;
+  readonly ids: number[];
 }
+
+const NO_IDS: number[] = [];
 
 /** One store batch as the replies that wait on it see it: one reaction per batch, not per job. */
 interface StoreOutcome {
@@ -68,7 +71,7 @@ export class GearSession implements PeerListener {
   /** Packets waiting for this turn's write. */
   private readonly out = new PacketBuilder();
   private flushScheduled = false;
-  private readonly pendingReplies: PendingReply[] = [];
+  private readonly held: HeldReplies[] = [];
   /** The store batch the latest JOB_CREATED replies wait on, until it settles. */
   private storeOutcome: StoreOutcome | undefined;
   /** The function this connection last submitted to (BinaryFrame.keyOr reuses the string). */
@@ -189,19 +192,19 @@ export class GearSession implements PeerListener {
 
   /** A direct reply: keeps its place behind replies still waiting on the store. */
   reply(packet: Buffer): void {
-    if (this.pendingReplies.length === 0) this.send(packet);
-    else this.pendingReplies.push({ packet, id: 0, store: undefined });
+    if (this.held.length === 0) this.send(packet);
+    else this.held.push({ packet, store: undefined, ids: NO_IDS });
   }
 
   /** reply() of a packet of up to four fields. */
   replyPacket(type: number, a?: Field, b?: Field, c?: Field, d?: Field): void {
-    if (this.pendingReplies.length === 0) this.sendPacket(type, a, b, c, d);
+    if (this.held.length === 0) this.sendPacket(type, a, b, c, d);
     else this.reply(encodePacket(type, [a, b, c, d].filter((f) => f !== undefined)));
   }
 
   /** replyPacket() of a packet whose first field is `job`'s handle (sendHandlePacket). */
   replyHandlePacket(type: number, job: { readonly id: number; readonly handle: string }, b?: Field, c?: Field, d?: Field): void {
-    if (this.pendingReplies.length === 0) this.sendHandlePacket(type, job, b, c, d);
+    if (this.held.length === 0) this.sendHandlePacket(type, job, b, c, d);
     else this.replyPacket(type, job.handle, b, c, d);
   }
 
@@ -226,20 +229,30 @@ export class GearSession implements PeerListener {
       );
       store = this.storeOutcome = outcome;
     }
-    this.pendingReplies.push({ packet: undefined, id: job.id, store });
+    const held = this.held;
+    const last = held[held.length - 1];
+    if (last !== undefined && last.store === store) last.ids.push(job.id);
+    else held.push({ packet: undefined, store, ids: [job.id] });
   }
 
   private releaseReplies(): void {
-    const pending = this.pendingReplies;
-    while (pending.length > 0) {
-      const reply = pending[0]!;
-      const store = reply.store;
-      if (store === undefined) this.send(reply.packet!);
-      else if (store.stored) this.sendHandlePacket(T.JOB_CREATED, reply);
-      else if (store.error !== undefined) this.send(store.error);
-      else return; // its store write is still pending
-      pending.shift();
+    const held = this.held;
+    let sent = 0;
+    for (; sent < held.length; sent++) {
+      const { packet, store, ids } = held[sent]!;
+      if (store === undefined) this.send(packet!);
+      else if (store.stored) this.sendCreated(ids);
+      else if (store.error !== undefined) for (let i = 0; i < ids.length; i++) this.send(store.error);
+      else break; // its store write is still pending
     }
+    held.splice(0, sent);
+  }
+
+  /** JOB_CREATED for each of `ids`, straight into the output. */
+  private sendCreated(ids: readonly number[]): void {
+    if (this.closing) return;
+    for (let i = 0; i < ids.length; i++) this.out.handlePacket(T.JOB_CREATED, this.handleHead, ids[i]!);
+    this.willFlush();
   }
 
   errorPacket(err: EngineError): Buffer {

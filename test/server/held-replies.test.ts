@@ -1,0 +1,68 @@
+/**
+ * A background job's JOB_CREATED waits for the durable store, and every reply after it on the
+ * same connection waits behind it (GearSession's held replies). Against a real server and its
+ * real SQLite file: a trigger added to that file refuses one workload, so the one transaction
+ * that holds it fails and every job of it is answered ERROR, in order, before the ECHO_RES
+ * sent behind them; a later batch on the same connection is acknowledged again.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { PacketType as T, encodeRequest } from '../../src/protocol/index.js';
+import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { startGearport, type RunningServer } from '../helpers/servers.js';
+
+const FN = 'held-replies';
+const dir = mkdtempSync(join(tmpdir(), 'gearport-held-'));
+let server: RunningServer;
+
+before(async () => {
+  server = await startGearport({ args: ['--data-dir', dir] });
+  const db = new Database(join(dir, 'gearport.sqlite'));
+  db.exec(`CREATE TRIGGER poison BEFORE INSERT ON gearport_queue WHEN NEW.data = CAST('poison' AS BLOB)
+           BEGIN SELECT RAISE(ABORT, 'poisoned workload'); END`);
+  db.close();
+});
+
+after(async () => {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const submitBg = (data: string) => encodeRequest(T.SUBMIT_JOB_BG, [FN, '', data]);
+
+test('jobs of a failed store batch are each answered ERROR, in order, before the reply sent behind them', async () => {
+  const peer = await ScriptedPeer.connect(server.port);
+  try {
+    // One write: one read, one store batch (one transaction), which the poisoned row fails.
+    peer.sendRaw(Buffer.concat([submitBg('ok-1'), submitBg('poison'), submitBg('ok-2'), encodeRequest(T.ECHO_REQ, ['behind'])]));
+    const answers = [await peer.next(), await peer.next(), await peer.next(), await peer.next()];
+    assert.deepEqual(
+      answers.map((f) => [f.name, f.fields[0]]),
+      [
+        ['ERROR', 'QUEUE_ERROR'],
+        ['ERROR', 'QUEUE_ERROR'],
+        ['ERROR', 'QUEUE_ERROR'],
+        ['ECHO_RES', 'behind'],
+      ],
+    );
+
+    // The connection carries on: the next batch is stored and acknowledged, handles in order.
+    peer.sendRaw(Buffer.concat([submitBg('ok-3'), submitBg('ok-4'), encodeRequest(T.ECHO_REQ, ['later'])]));
+    const created = [await peer.expect(T.JOB_CREATED), await peer.expect(T.JOB_CREATED)];
+    assert.equal((await peer.next()).name, 'ECHO_RES');
+    const [first, second] = created.map((f) => Number(String(f.fields[0]).split(':').pop()));
+    assert.ok(first! < second!, `handles in submission order: ${String(created[0]!.fields[0])}, ${String(created[1]!.fields[0])}`);
+
+    // Only the acknowledged jobs are in the file.
+    const db = new Database(join(dir, 'gearport.sqlite'), { readonly: true });
+    const rows = db.prepare('SELECT data FROM gearport_queue ORDER BY seq').pluck().all() as Buffer[];
+    db.close();
+    assert.deepEqual(rows.map((b) => b.toString()), ['ok-3', 'ok-4']);
+  } finally {
+    await peer.close();
+  }
+});
