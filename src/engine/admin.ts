@@ -106,7 +106,7 @@ function show(engine: Engine, tokens: string[]): string {
   if (tokens.length === 2 && words[0] === 'jobs') {
     let out = '';
     for (const job of engine.jobs.values()) {
-      out += `${job.handle}\t${job.retries}\t${job.ignored ? 1 : 0}\t${job.storeKey !== undefined ? 1 : 0}\n`;
+      out += `${job.handle}\t${job.retries}\t${job.run?.ignored === true ? 1 : 0}\t${job.storeKey !== undefined ? 1 : 0}\n`;
     }
     return out + LISTING_END;
   }

@@ -89,7 +89,6 @@ export class Engine extends JobTable {
     const id = this.jobs.nextId();
     const job = new Job(
       id,
-      this.jobs.head,
       fn,
       req.unique,
       req.data,
@@ -160,7 +159,6 @@ export class Engine extends JobTable {
       const id = this.jobs.nextId();
       const job = new Job(
         id,
-        this.jobs.head,
         fn,
         row.unique,
         row.data,
@@ -245,12 +243,13 @@ export class Engine extends JobTable {
 
   private assign(job: Job, peer: Peer, reg: Registration): void {
     this.markRunning(job, peer);
+    const run = job.run!;
     if (reg.timeoutMs > 0) {
       // One timer per job, cleared when it finishes (gearmand: one per connection, spec 7 B8).
       // gearmand raises CAN_DO_TIMEOUT to at least 1000 ms (spec 1.8); workers rely on it.
-      job.timeoutTimer = this.options.clock.setTimer(Math.max(MIN_CAN_DO_TIMEOUT_MS, reg.timeoutMs), () => {
-        job.timeoutTimer = undefined;
-        if (job.worker === peer) {
+      run.timeoutTimer = this.options.clock.setTimer(Math.max(MIN_CAN_DO_TIMEOUT_MS, reg.timeoutMs), () => {
+        run.timeoutTimer = undefined;
+        if (job.run === run) {
           this.options.log('info', 'job exceeded its CAN_DO_TIMEOUT; requeued', { handle: job.handle });
           this.requeue(job);
         }
@@ -260,6 +259,7 @@ export class Engine extends JobTable {
 
   /** The worker lost the job: count a retry, fail it at the limit, else queue it again. */
   private requeue(job: Job): void {
+    const ignored = job.run?.ignored === true;
     this.unassign(job);
     job.retries++;
     this.counters.requeued++;
@@ -270,13 +270,11 @@ export class Engine extends JobTable {
       this.destroy(job);
       return;
     }
-    if (job.ignored || (!job.background && job.clients.length === 0)) {
+    if (ignored || (!job.background && job.clients.length === 0)) {
       this.destroy(job); // nobody waits for it any more
       return;
     }
-    job.numerator = 0;
-    job.denominator = 0;
-    this.enqueue(job);
+    this.enqueue(job); // with no JobRun: its status is 0/0 again
   }
 
   // ---- work results (spec 1.6) ------------------------------------------------------
@@ -284,7 +282,7 @@ export class Engine extends JobTable {
   /** The job `handle` if `peer` runs it, else undefined (gearmand: JOB_NOT_FOUND). */
   private heldBy(peer: Peer, handle: string): Job | undefined {
     const job = this.jobs.get(handle);
-    return job !== undefined && job.worker === peer ? job : undefined;
+    return job !== undefined && job.run?.worker === peer ? job : undefined;
   }
 
   workData(peer: Peer, handle: string, data: Buffer, warning = false): EngineError | undefined {
@@ -297,8 +295,9 @@ export class Engine extends JobTable {
   workStatus(peer: Peer, handle: string, numerator: Buffer, denominator: Buffer): EngineError | undefined {
     const job = this.heldBy(peer, handle);
     if (job === undefined) return EngineErrors.workResultNotFound;
-    job.numerator = atoi(numerator);
-    job.denominator = atoi(denominator);
+    const run = job.run!; // heldBy: a worker runs it
+    run.numerator = atoi(numerator);
+    run.denominator = atoi(denominator);
     this.forward(job, Forward.status, numerator, denominator);
     return undefined;
   }
@@ -351,12 +350,12 @@ export class Engine extends JobTable {
   /** Admin `cancel job`: clients hear WORK_FAIL and the job is gone (spec 2.2). */
   cancel(handle: string): boolean {
     const job = this.jobs.get(handle);
-    if (job === undefined || job.ignored) return false;
+    if (job === undefined || job.run?.ignored === true) return false;
     this.forward(job, Forward.fail);
     this.dropClients(job);
-    if (job.state === JobState.running) {
+    if (job.run !== undefined) {
       // The worker keeps running it; its results go nowhere and the row is gone now.
-      job.ignored = true;
+      job.run.ignored = true;
       this.uncoalesce(job);
       this.forgetStored(job.storeKey);
       job.storeKey = undefined;

@@ -4,6 +4,8 @@ import type { Peer } from './peer.js';
 /** Everything the server keeps for one function name (gearman-spec 1.3). */
 export class FunctionState {
   readonly name: string;
+  /** `<prefix>:` of its jobs' handles: kept here, not in each of (maybe millions of) queued jobs. */
+  readonly handleHead: string;
   /** Queues by priority: HIGH, NORMAL, LOW. */
   readonly queues: [JobQueue, JobQueue, JobQueue] = [new JobQueue(), new JobQueue(), new JobQueue()];
   /** Epoch jobs not yet due, by priority (counted by prioritystatus, as gearmand). */
@@ -19,8 +21,9 @@ export class FunctionState {
   /** maxqueue per priority; 0 = unlimited. */
   maxQueue: [number, number, number];
 
-  constructor(name: string, maxQueue: [number, number, number]) {
+  constructor(name: string, handleHead: string, maxQueue: [number, number, number]) {
     this.name = name;
+    this.handleHead = handleHead;
     this.maxQueue = maxQueue;
   }
 

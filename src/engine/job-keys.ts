@@ -12,8 +12,8 @@ export function statusOf(job: Job | undefined): JobStatus {
   return {
     known: true,
     running: job.state === JobState.running,
-    numerator: job.numerator,
-    denominator: job.denominator,
+    numerator: job.run?.numerator ?? 0,
+    denominator: job.run?.denominator ?? 0,
     clients: job.clients.length,
   };
 }

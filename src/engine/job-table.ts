@@ -3,7 +3,7 @@ import { jobCost } from './job-keys.js';
 import { EpochSchedule } from './epoch-schedule.js';
 import { FunctionState } from './function-state.js';
 import { JobIndex } from './job-index.js';
-import { JobState, NO_CLIENTS, type Job } from './job.js';
+import { JobRun, JobState, NO_CLIENTS, type Job } from './job.js';
 import type { Peer } from './peer.js';
 import { systemClock, type Clock } from './types.js';
 
@@ -94,7 +94,7 @@ export class JobTable {
       this.reclaimIdleFunctions();
       if (this.functions.size >= maxFunctions) return undefined;
     }
-    fn = new FunctionState(name, [defaultMaxQueue, defaultMaxQueue, defaultMaxQueue]);
+    fn = new FunctionState(name, this.jobs.head, [defaultMaxQueue, defaultMaxQueue, defaultMaxQueue]);
     this.functions.set(name, fn);
     return fn;
   }
@@ -105,7 +105,7 @@ export class JobTable {
 
   protected forceFunction(name: string): FunctionState {
     const q = this.options.defaultMaxQueue;
-    const fn = new FunctionState(name, [q, q, q]);
+    const fn = new FunctionState(name, this.jobs.head, [q, q, q]);
     this.functions.set(name, fn);
     return fn;
   }
@@ -120,7 +120,7 @@ export class JobTable {
 
   protected attach(job: Job, peer: Peer): void {
     // Joining an abandoned running job revives it (gearmand leaves the newcomer hanging, spec 7 B5).
-    job.ignored = false;
+    if (job.run !== undefined) job.run.ignored = false;
     if (peer.attached.has(job)) return;
     job.clients = job.clients === NO_CLIENTS ? [peer] : [...job.clients, peer];
     peer.attached.add(job);
@@ -199,7 +199,7 @@ export class JobTable {
 
   /** Tell every attached client, newest first (spec 1.6); an ignored job's results go nowhere. */
   protected forward(job: Job, kind: Forward, a?: Buffer, b?: Buffer): void {
-    if (job.ignored) return;
+    if (job.run?.ignored === true) return;
     const clients = job.clients;
     for (let i = clients.length - 1; i >= 0; i--) {
       const listener = clients[i]!.listener;
@@ -234,7 +234,7 @@ export class JobTable {
   /** A worker took the job (GRAB_JOB*). */
   protected markRunning(job: Job, worker: Peer): void {
     job.state = JobState.running;
-    job.worker = worker;
+    job.run = new JobRun(worker);
     worker.running.add(job);
     job.fn.running++;
     if (job.background) this.unfinished++;
@@ -242,15 +242,13 @@ export class JobTable {
 
   /** The job's worker is done with it (result, loss or timeout); its state is the caller's. */
   protected unassign(job: Job): void {
-    const worker = job.worker;
-    if (worker !== undefined) worker.running.delete(job);
-    job.worker = undefined;
+    const run = job.run;
+    job.run = undefined;
     job.fn.running--;
     if (job.background) this.unfinished--;
-    if (job.timeoutTimer !== undefined) {
-      this.options.clock.clearTimer(job.timeoutTimer);
-      job.timeoutTimer = undefined;
-    }
+    if (run === undefined) return;
+    run.worker.running.delete(job);
+    if (run.timeoutTimer !== undefined) this.options.clock.clearTimer(run.timeoutTimer);
   }
 
   /** Jobs that still need a worker or a store (graceful shutdown waits for foreground ones). */
@@ -312,7 +310,7 @@ export class JobTable {
     const index = job.clients.indexOf(peer);
     if (index !== -1) job.clients = job.clients.filter((_, i) => i !== index);
     if (job.clients.length > 0 || job.background) return;
-    if (job.state === JobState.running) job.ignored = true;
+    if (job.run !== undefined) job.run.ignored = true;
     else this.destroy(job);
   }
 
@@ -321,8 +319,9 @@ export class JobTable {
     if (this.scheduleTimer !== undefined) this.options.clock.clearTimer(this.scheduleTimer);
     this.scheduleTimer = undefined;
     for (const job of this.jobs.values()) {
-      if (job.timeoutTimer !== undefined) this.options.clock.clearTimer(job.timeoutTimer);
-      job.timeoutTimer = undefined;
+      const run = job.run;
+      if (run?.timeoutTimer !== undefined) this.options.clock.clearTimer(run.timeoutTimer);
+      if (run !== undefined) run.timeoutTimer = undefined;
     }
   }
 }

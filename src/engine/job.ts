@@ -30,8 +30,6 @@ export const NO_CLIENTS: readonly Peer[] = Object.freeze([]);
 export class Job implements JobView, StoredJob {
   /** n of the handle `<prefix>:<n>` (JobIndex files jobs under it). */
   readonly id: number;
-  /** `<prefix>:`, shared; the handle string is made when asked for, not kept per job. */
-  private readonly handleHead: string;
   readonly fn: FunctionState;
   readonly unique: string;
   readonly data: Buffer;
@@ -52,21 +50,15 @@ export class Job implements JobView, StoredJob {
   state: JobState;
   /** Foreground clients waiting on it, oldest first (forwarded newest first, as gearmand). */
   clients: readonly Peer[] = NO_CLIENTS;
-  worker: Peer | undefined;
-  numerator = 0;
-  denominator = 0;
+  /** While a worker runs it; what only a running job has lives there, not in every queued job. */
+  run: JobRun | undefined = undefined;
   retries = 0;
-  /** Abandoned or cancelled while a worker runs it: results go nowhere. */
-  ignored = false;
-  /** CAN_DO_TIMEOUT timer for this job's current assignment. */
-  timeoutTimer: unknown;
   /** Links of the priority queue it sits in. */
   prev: Job | undefined;
   next: Job | undefined;
 
   constructor(
     id: number,
-    handleHead: string,
     fn: FunctionState,
     unique: string,
     data: Buffer,
@@ -78,7 +70,6 @@ export class Job implements JobView, StoredJob {
     state: JobState,
   ) {
     this.id = id;
-    this.handleHead = handleHead;
     this.fn = fn;
     this.unique = unique;
     this.data = data;
@@ -91,7 +82,7 @@ export class Job implements JobView, StoredJob {
   }
 
   get handle(): string {
-    return this.handleHead + this.id;
+    return this.fn.handleHead + this.id;
   }
 
   get functionName(): string {
@@ -101,6 +92,22 @@ export class Job implements JobView, StoredJob {
   /** StoredJob's key: only read by a store, which is handed jobs that have one. */
   get key(): string {
     return this.storeKey!;
+  }
+}
+
+/** One assignment of a job to a worker: made when a worker takes it, dropped when it ends. */
+export class JobRun {
+  readonly worker: Peer;
+  /** Progress from WORK_STATUS; a requeued job starts again at 0/0. */
+  numerator = 0;
+  denominator = 0;
+  /** Abandoned or cancelled while the worker runs it: results go nowhere. */
+  ignored = false;
+  /** CAN_DO_TIMEOUT timer of this assignment. */
+  timeoutTimer: unknown = undefined;
+
+  constructor(worker: Peer) {
+    this.worker = worker;
   }
 }
 

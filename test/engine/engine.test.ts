@@ -166,6 +166,50 @@ test('--worker-wakeup limits NOOPs per job and rotates over sleeping workers', (
   assert.deepEqual(workers.map((w) => w.listener.take().length), [1, 1, 0]);
 });
 
+test('what belongs to one assignment ends with it: progress, cancellation and abandonment', () => {
+  const { engine, peer } = setup({ jobRetries: 0 });
+  const c = peer();
+  const w1 = peer();
+  engine.canDo(w1.peer, 'f');
+  // Progress: a requeued job is 0/0 again, and its next worker starts from there.
+  const fg = engine.submit(c.peer, job('f', 'progress'));
+  assert.ok(fg.ok);
+  engine.grab(w1.peer);
+  assert.equal(engine.workStatus(w1.peer, fg.job.handle, Buffer.from('3'), Buffer.from('4')), undefined);
+  assert.deepEqual(engine.status(fg.job.handle), { known: true, running: true, numerator: 3, denominator: 4, clients: 1 });
+  engine.disconnect(w1.peer);
+  assert.deepEqual(engine.status(fg.job.handle), { known: true, running: false, numerator: 0, denominator: 0, clients: 1 });
+  const w2 = peer();
+  engine.canDo(w2.peer, 'f');
+  assert.equal(engine.grab(w2.peer)?.handle, fg.job.handle);
+  assert.deepEqual(engine.status(fg.job.handle), { known: true, running: true, numerator: 0, denominator: 0, clients: 1 });
+  // Only the worker running it may report on it; the one that lost it may not.
+  assert.equal(engine.workStatus(w1.peer, fg.job.handle, Buffer.from('1'), Buffer.from('2'))?.code, 'JOB_NOT_FOUND');
+  assert.equal(engine.workComplete(w2.peer, fg.job.handle, Buffer.from('done')), undefined);
+
+  // A running background job cancelled, then its worker lost: gone, not queued again.
+  const bg = engine.submit(undefined, job('f', 'cancelled', { background: true }));
+  assert.ok(bg.ok);
+  assert.equal(engine.grab(w2.peer)?.handle, bg.job.handle);
+  assert.ok(engine.cancel(bg.job.handle));
+  assert.equal(engine.cancel(bg.job.handle), false, 'a cancelled running job cannot be cancelled again');
+  engine.disconnect(w2.peer);
+  assert.equal(engine.status(bg.job.handle).known, false);
+
+  // A running foreground job its only client abandoned, then its worker lost: gone too.
+  const w3 = peer();
+  engine.canDo(w3.peer, 'f');
+  const c2 = peer();
+  const left = engine.submit(c2.peer, job('f', 'abandoned'));
+  assert.ok(left.ok);
+  assert.equal(engine.grab(w3.peer)?.handle, left.job.handle);
+  engine.disconnect(c2.peer);
+  assert.equal(engine.status(left.job.handle).known, true, 'still running, unheard');
+  engine.disconnect(w3.peer);
+  assert.equal(engine.status(left.job.handle).known, false);
+  assert.equal(engine.jobs.size, 0);
+});
+
 test('a worker that disconnects mid-job has it requeued; at the retry limit clients get WORK_FAIL', () => {
   const { engine, peer } = setup({ jobRetries: 2 });
   const c = peer();
@@ -517,7 +561,7 @@ test('a job is found by its handle exactly as issued; other spellings of the num
 test('foregroundJobs (what a graceful shutdown waits for) follows every way a job starts and ends', () => {
   const { engine, peer } = setup({ jobRetries: 2 });
   // The definition: foreground jobs, plus background jobs a worker runs.
-  const scan = () => engine.jobs.values().filter((j) => !j.background || j.worker !== undefined).length;
+  const scan = () => engine.jobs.values().filter((j) => !j.background || j.run !== undefined).length;
   const check = (step: string) => assert.equal(engine.foregroundJobs, scan(), step);
   const client = peer();
   const worker = peer();
