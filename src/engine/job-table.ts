@@ -318,10 +318,14 @@ export class JobTable {
   close(): void {
     if (this.scheduleTimer !== undefined) this.options.clock.clearTimer(this.scheduleTimer);
     this.scheduleTimer = undefined;
-    for (const job of this.jobs.values()) {
-      const run = job.run;
-      if (run?.timeoutTimer !== undefined) this.options.clock.clearTimer(run.timeoutTimer);
-      if (run !== undefined) run.timeoutTimer = undefined;
+    // Only running jobs have timers: walk the workers, not (maybe millions of) queued jobs.
+    for (const peer of this.peers) {
+      for (const job of peer.running.toArray()) {
+        const run = job.run;
+        if (run?.timeoutTimer === undefined) continue;
+        this.options.clock.clearTimer(run.timeoutTimer);
+        run.timeoutTimer = undefined;
+      }
     }
   }
 }

@@ -261,6 +261,24 @@ test('CAN_DO_TIMEOUT requeues a job that runs too long, per job, at least 1000 m
   assert.equal(clock.pending, 0);
 });
 
+test('close() stops the CAN_DO_TIMEOUT timers of running jobs, so a stopping process can exit', () => {
+  const { engine, clock, peer } = setup();
+  const c = peer();
+  const w1 = peer();
+  const w2 = peer();
+  engine.canDo(w1.peer, 'f', 2000);
+  engine.canDo(w2.peer, 'f', 3000);
+  for (let i = 0; i < 5; i++) assert.ok(engine.submit(c.peer, job('f', `j${i}`)).ok);
+  const a = engine.grab(w1.peer)!;
+  const b = engine.grab(w2.peer)!;
+  const c3 = engine.grab(w2.peer)!; // a worker running two jobs
+  assert.equal(clock.pending, 3);
+  engine.close();
+  assert.equal(clock.pending, 0);
+  clock.advance(10_000);
+  for (const { handle } of [a, b, c3]) assert.equal(engine.status(handle).running, true, `${handle} not requeued after close()`);
+});
+
 test('a queued foreground job nobody waits for is withdrawn; a background one stays', () => {
   const { engine, peer } = setup();
   const c = peer();
