@@ -172,7 +172,9 @@ class Window {
   constructor(private readonly options: WindowOptions) {}
 
   begin(): void {
-    this.timers.push(setTimeout(() => this.startMeasuring(), this.options.warmupMs));
+    // No warm-up: every job counts, including one that completes before a 0 ms timer would fire.
+    if (this.options.warmupMs <= 0) this.startMeasuring();
+    else this.timers.push(setTimeout(() => this.startMeasuring(), this.options.warmupMs));
   }
 
   private startMeasuring(): void {
