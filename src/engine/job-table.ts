@@ -1,4 +1,4 @@
-import type { JobStore } from '../store/types.js';
+import type { JobStore, StoreKey } from '../store/types.js';
 import { jobCost } from './job-keys.js';
 import { EpochSchedule } from './epoch-schedule.js';
 import { FunctionState } from './function-state.js';
@@ -285,7 +285,7 @@ export class JobTable {
     this.onJobGone?.();
   }
 
-  protected forgetStored(key: string | undefined): void {
+  protected forgetStored(key: StoreKey | undefined): void {
     const store = this.options.store;
     if (key === undefined || store === undefined) return;
     store.remove(key).catch((err: unknown) => {

@@ -1,4 +1,4 @@
-import type { Priority, StoredJob } from '../store/types.js';
+import type { Priority, StoreKey, StoredJob } from '../store/types.js';
 import type { FunctionState } from './function-state.js';
 import type { Peer } from './peer.js';
 import type { JobView } from './types.js';
@@ -44,7 +44,7 @@ export class Job implements JobView, StoredJob {
    * Durable row key when the store holds it. Cleared only once the job's add has settled, so
    * the key a store reads (`key`) never changes while the store holds the job.
    */
-  storeKey: string | undefined;
+  storeKey: StoreKey | undefined;
   /** While the store writes it: settles once the job is stored (or refused), as its submitters hear. */
   persistWait: Promise<void> | undefined = undefined;
   state: JobState;
@@ -90,7 +90,7 @@ export class Job implements JobView, StoredJob {
   }
 
   /** StoredJob's key: only read by a store, which is handed jobs that have one. */
-  get key(): string {
+  get key(): StoreKey {
     return this.storeKey!;
   }
 }

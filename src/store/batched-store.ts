@@ -6,7 +6,7 @@ import { GroupCommitter } from './group-commit.js';
 import { HealthState } from './health.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
 import { checkJob } from './validate.js';
-import type { JobStore, StoreHealthListener, StoreStats, StoredJob } from './types.js';
+import type { JobStore, StoreHealthListener, StoreKey, StoreStats, StoredJob } from './types.js';
 
 export interface BatchedStoreOptions {
   /** Bound on every wait (connect, write, replay), in milliseconds. */
@@ -76,7 +76,7 @@ export abstract class BatchedStore implements JobStore {
     }
   }
 
-  remove(key: string): Promise<void> {
+  remove(key: StoreKey): Promise<void> {
     try {
       return this.ready().remove(key);
     } catch (error) {
@@ -97,7 +97,7 @@ export abstract class BatchedStore implements JobStore {
   /** Connect, check or create the schema, and return the stored jobs in insertion order. */
   protected abstract openBackend(): Promise<StoredJob[]>;
   /** Write one batch atomically; must itself give up within about `timeoutMs`. */
-  protected abstract writeBatch(adds: StoredJob[], removes: string[]): Promise<void>;
+  protected abstract writeBatch(adds: StoredJob[], removes: StoreKey[]): Promise<void>;
   /** Cheap check that the backend answers again; undefined when recovery is seen only by writes. */
   protected probe?(): Promise<void>;
   protected abstract closeBackend(): Promise<void>;

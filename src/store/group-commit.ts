@@ -10,11 +10,11 @@
  * job may be replayed once more at the next start: at-least-once, never lost-but-acknowledged).
  */
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
-import type { StoredJob } from './types.js';
+import type { StoreKey, StoredJob } from './types.js';
 
 export interface BatchWriter {
   /** Write all adds (upserts, in order) and removes (deletes) atomically. `adds` and `removes` never share a key. */
-  (adds: StoredJob[], removes: string[]): Promise<void>;
+  (adds: StoredJob[], removes: StoreKey[]): Promise<void>;
 }
 
 export interface GroupCommitOptions {
@@ -31,8 +31,8 @@ export interface GroupCommitOptions {
 }
 
 interface Batch {
-  readonly adds: Map<string, StoredJob>;
-  readonly removes: Set<string>;
+  readonly adds: Map<StoreKey, StoredJob>;
+  readonly removes: Set<StoreKey>;
   /** What every operation of the batch is handed: one promise per batch, not per operation. */
   readonly done: Promise<void>;
   resolve(): void;
@@ -77,7 +77,7 @@ export class GroupCommitter {
     return this.taken(batch, size);
   }
 
-  remove(key: string): Promise<void> {
+  remove(key: StoreKey): Promise<void> {
     const batch = this.openBatch(0);
     // add-then-remove in one batch: nothing to write for the add; still delete any older row.
     batch.adds.delete(key);

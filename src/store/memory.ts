@@ -4,12 +4,12 @@
  */
 import { StoreError, StoreErrorCode } from './errors.js';
 import { checkJob } from './validate.js';
-import type { JobStore, StoreHealthListener, StoreStats, StoredJob } from './types.js';
+import type { JobStore, StoreHealthListener, StoreKey, StoreStats, StoredJob } from './types.js';
 
 export class MemoryStore implements JobStore {
   readonly name = 'memory';
   /** Map keeps insertion order, which is the replay order. */
-  private readonly jobs = new Map<string, StoredJob>();
+  private readonly jobs = new Map<StoreKey, StoredJob>();
   private isOpen = false;
   private readonly counters = { flushes: 0, failedFlushes: 0, jobsAdded: 0, jobsRemoved: 0 };
 
@@ -34,7 +34,7 @@ export class MemoryStore implements JobStore {
     return Promise.resolve();
   }
 
-  remove(key: string): Promise<void> {
+  remove(key: StoreKey): Promise<void> {
     try {
       this.checkOpen();
     } catch (error) {

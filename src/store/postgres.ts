@@ -14,7 +14,7 @@ import { conninfoToPoolConfig } from './conninfo.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
 import { JOB_COLUMNS, UPDATE_ON_CONFLICT, jobFromRow, putRow } from './sql-rows.js';
 import { checkSchemaVersion, checkTableName } from './validate.js';
-import type { StoredJob } from './types.js';
+import type { StoreKey, StoredJob } from './types.js';
 
 export const POSTGRES_SCHEMA_VERSION = 1;
 
@@ -76,7 +76,7 @@ export class PostgresStore extends BatchedStore {
     return this.replay();
   }
 
-  protected async writeBatch(adds: StoredJob[], removes: string[]): Promise<void> {
+  protected async writeBatch(adds: StoredJob[], removes: StoreKey[]): Promise<void> {
     const statements = this.batchStatements(adds, removes);
     await this.withClient(async (client) => {
       if (statements.length === 1) {
@@ -100,7 +100,7 @@ export class PostgresStore extends BatchedStore {
   }
 
   /** One statement when the batch fits (atomic by itself, one round trip), else several. */
-  private batchStatements(adds: StoredJob[], removes: string[]): pg.QueryConfig[] {
+  private batchStatements(adds: StoredJob[], removes: StoreKey[]): pg.QueryConfig[] {
     const removeSql = `DELETE FROM ${this.jobsTable} WHERE job_key = ANY($1::text[])`;
     if (removes.length > 0 && adds.length > 0 && adds.length <= ROWS_PER_INSERT) {
       // adds and removes never share a key (group-commit.ts), so one snapshot is enough.

@@ -19,7 +19,7 @@ import { Redis } from 'ioredis';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
 import { checkReplayedJob, checkSchemaVersion, columnBytes, integerOf, nameBytes, textOf } from './validate.js';
-import type { Priority, StoredJob } from './types.js';
+import type { Priority, StoreKey, StoredJob } from './types.js';
 
 export const REDIS_SCHEMA_VERSION = 1;
 
@@ -74,7 +74,7 @@ export class RedisStore extends BatchedStore {
     return this.keyPrefix + suffix;
   }
 
-  private jobKey(key: string): string {
+  private jobKey(key: StoreKey): string {
     return this.key(`job:${key}`);
   }
 
@@ -88,7 +88,7 @@ export class RedisStore extends BatchedStore {
     return this.replay();
   }
 
-  protected async writeBatch(adds: StoredJob[], removes: string[]): Promise<void> {
+  protected async writeBatch(adds: StoredJob[], removes: StoreKey[]): Promise<void> {
     const order = this.key('order');
     const transaction = this.redis.multi();
     if (adds.length > 0) {

@@ -44,7 +44,8 @@ export function jobFromRow(store: string, table: string, row: Record<string, unk
   const text = (value: unknown): string | undefined => (Buffer.isBuffer(value) ? textOf(value) : undefined);
   const where = `${location === undefined ? '' : `${location}: `}row seq=${String(row.seq)} of ${table}`;
   return checkReplayedJob(store, where, {
-    key: typeof row.job_key === 'string' ? row.job_key : undefined,
+    // A number is SQLite's NULL job_key read as the row's seq (a key newKey() made).
+    key: typeof row.job_key === 'string' || typeof row.job_key === 'number' ? row.job_key : undefined,
     functionName: text(row.function_name),
     unique: text(row.unique_key),
     data: Buffer.isBuffer(row.data) ? row.data : undefined,

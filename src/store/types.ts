@@ -8,13 +8,17 @@
 export const Priority = { HIGH: 0, NORMAL: 1, LOW: 2 } as const;
 export type Priority = (typeof Priority)[keyof typeof Priority];
 
+/**
+ * A stored job's durable identity, unique across server restarts (the job handle is not:
+ * gearmand's handle counter restarts at 1): a number when the store made it (`newKey`, the
+ * SQLite store's row numbers), else the engine's string. `5` and `'5'` are different keys.
+ */
+export type StoreKey = string | number;
+
 /** What is stored for one background job. Strings hold raw bytes as latin1 (lossless). */
 export interface StoredJob {
-  /**
-   * Durable identity of the row, unique across server restarts (the job handle is not:
-   * gearmand's handle counter restarts at 1). Assigned by the engine at creation.
-   */
-  readonly key: string;
+  /** Assigned by the engine at creation (from `newKey` when the store has it). */
+  readonly key: StoreKey;
   readonly functionName: string;
   /** May be empty, '-', or up to 64 bytes; coalescing is the engine's business, not the store's. */
   readonly unique: string;
@@ -50,14 +54,15 @@ export interface JobStore {
   open(): Promise<StoredJob[]>;
   /**
    * A key for a new job, when the store wants to choose it (SQLite makes it the row's number,
-   * so it needs no index). Without it, callers make their own keys, unique across restarts
-   * and across servers sharing the backend. Called only while the store is open.
+   * so it needs no index): a positive integer, never handed out twice. Without it, callers
+   * make their own string keys, unique across restarts and across servers sharing the
+   * backend. Called only while the store is open.
    */
-  newKey?(): string;
+  newKey?(): number;
   /** Durably store a job. Resolves only once the job would survive a crash (group commit). */
   add(job: StoredJob): Promise<void>;
   /** Forget a job that completed, failed or was cancelled. Removing an absent key is not an error. */
-  remove(key: string): Promise<void>;
+  remove(key: StoreKey): Promise<void>;
   /** Flush what is pending and release connections and files. */
   close(): Promise<void>;
   /** Told when the backend becomes unreachable or recovers, so the server can log and refuse early. */

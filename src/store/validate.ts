@@ -35,7 +35,11 @@ function isKey(key: string): boolean {
 
 /** Describe what is wrong with a job, or return undefined when it can be stored. */
 function jobProblem(job: Partial<StoredJob>): string | undefined {
-  if (typeof job.key !== 'string' || !isKey(job.key)) return `key ${JSON.stringify(job.key)} must be 1-${MAX_KEY_LENGTH} printable ASCII characters`;
+  if (typeof job.key === 'number') {
+    if (!Number.isSafeInteger(job.key) || job.key <= 0) return `key ${job.key} must be a positive integer when it is a number`;
+  } else if (typeof job.key !== 'string' || !isKey(job.key)) {
+    return `key ${JSON.stringify(job.key)} must be a positive integer or 1-${MAX_KEY_LENGTH} printable ASCII characters`;
+  }
   if (typeof job.functionName !== 'string' || job.functionName.length === 0) return 'function name is missing or empty';
   if (typeof job.unique !== 'string' || job.unique.length > MAX_UNIQUE_BYTES) return `unique is missing or longer than ${MAX_UNIQUE_BYTES} bytes`;
   if (!Buffer.isBuffer(job.data)) return 'data is missing or not bytes';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { runAdminCommand, type AdminContext } from '../../src/engine/admin.js';
 import { Priority, type SubmitRequest } from '../../src/engine/types.js';
-import type { StoredJob } from '../../src/store/types.js';
+import type { StoreKey, StoredJob } from '../../src/store/types.js';
 import { ManualClock, RecordingListener } from './fakes.js';
 
 function setup(options: Partial<EngineOptions> = {}) {
@@ -475,9 +475,9 @@ test('jobs stored by one batch share its outcome: all queued when it commits, al
   // A store that settles every add of a tick with one promise, as group commit does.
   let batch: { done: Promise<void>; settle: (error?: Error) => void } | undefined;
   let nextKey = 41;
-  const keys: string[] = [];
+  const keys: StoreKey[] = [];
   const store = {
-    newKey: () => String(nextKey++),
+    newKey: () => nextKey++,
     add: (stored: StoredJob) => {
       keys.push(stored.key);
       if (!batch) {
@@ -500,7 +500,7 @@ test('jobs stored by one batch share its outcome: all queued when it commits, al
   const first = [1, 2, 3].map((i) => engine.submit(undefined, job('f', `a${i}`, { background: true, unique: '-' })));
   const durables = first.map((r) => (r.ok ? r.durable : undefined));
   assert.ok(durables[0] && durables.every((d) => d === durables[0]), 'one promise for the batch');
-  assert.deepEqual(keys, ['41', '42', '43']);
+  assert.deepEqual(keys, [41, 42, 43]);
   // A coalesced submission of a job still being stored waits on the same batch.
   const again = engine.submit(undefined, job('f', 'a1', { background: true, unique: '-' }));
   assert.ok(again.ok && again.coalesced);

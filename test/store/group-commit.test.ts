@@ -1,15 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GroupCommitter } from '../../src/store/group-commit.js';
-import { StoreErrorCode, isStoreError, type StoredJob } from '../../src/store/index.js';
+import { StoreErrorCode, isStoreError, type StoreKey, type StoredJob } from '../../src/store/index.js';
 import { job } from './helpers.js';
 
 interface Write {
-  adds: string[];
-  removes: string[];
+  adds: StoreKey[];
+  removes: StoreKey[];
 }
 
-function recorder(behaviour: (write: Write) => Promise<void> = async () => undefined): { writes: Write[]; writer: (adds: StoredJob[], removes: string[]) => Promise<void> } {
+function recorder(behaviour: (write: Write) => Promise<void> = async () => undefined): { writes: Write[]; writer: (adds: StoredJob[], removes: StoreKey[]) => Promise<void> } {
   const writes: Write[] = [];
   return {
     writes,
