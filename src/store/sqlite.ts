@@ -26,7 +26,7 @@ import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
 import { JOB_COLUMNS, ROW_WIDTH, UPDATE_SEQ_ON_CONFLICT, jobFromRow, putRow } from './sql-rows.js';
 import { checkSchemaVersion, checkTableName, integerOf, nameBytes } from './validate.js';
-import type { StoreKey, StoredJob } from './types.js';
+import { Priority, type StoreKey, type StoredJob } from './types.js';
 
 export const SqliteSynchronous = { NORMAL: 'NORMAL', FULL: 'FULL', EXTRA: 'EXTRA' } as const;
 export type SqliteSynchronous = (typeof SqliteSynchronous)[keyof typeof SqliteSynchronous];
@@ -58,6 +58,13 @@ const SQLITE_ROW_WIDTH = 1 + ROW_WIDTH;
  */
 const PLAIN_ROW = "(?, NULL, ?, X'', ?, ?, ?, X'')";
 const PLAIN_ROW_WIDTH = 5;
+/**
+ * A plain row of a normal-priority job to run now (most of them): its priority and time are
+ * SQL literals too, 3 parameters. Every number bound is a double SQLite converts to an integer:
+ * two fewer per row: pipelined durable submits 582-648k/s before, 631-649k/s after (3 interleaved runs).
+ */
+const NOW_ROW = "(?, NULL, ?, X'', ?, 1, 0, X'')";
+const NOW_ROW_WIDTH = 3;
 
 /** The seq a key names when it is one newKey() made (a number); 0 for a caller's string key. */
 const ownSeq = (key: StoreKey): number => (typeof key === 'number' ? key : 0);
@@ -78,6 +85,7 @@ interface Statements {
   upsert: Database.Statement;
   upsertMany: Database.Statement;
   upsertPlainMany: Database.Statement;
+  upsertNowMany: Database.Statement;
   remove: Database.Statement;
   writeBatch: Database.Transaction<(adds: StoredJob[], seqs: number[], own: boolean[], removes: StoreKey[]) => void>;
 }
@@ -141,13 +149,16 @@ export class SqliteStore extends BatchedStore {
     const upsert = db.prepare(`INSERT INTO ${jobs} (${columns}) VALUES ${row} ${UPDATE_SEQ_ON_CONFLICT}`);
     const upsertMany = db.prepare(`INSERT INTO ${jobs} (${columns}) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')} ${UPDATE_SEQ_ON_CONFLICT}`);
     const upsertPlainMany = db.prepare(`INSERT INTO ${jobs} (${columns}) VALUES ${Array(ROWS_PER_INSERT).fill(PLAIN_ROW).join(', ')} ${UPDATE_SEQ_ON_CONFLICT}`);
+    const upsertNowMany = db.prepare(`INSERT INTO ${jobs} (${columns}) VALUES ${Array(ROWS_PER_INSERT).fill(NOW_ROW).join(', ')} ${UPDATE_SEQ_ON_CONFLICT}`);
     const remove = db.prepare(`DELETE FROM ${jobs} WHERE seq = ?`);
     // Parameter arrays reused by every statement, emptied after each batch so they pin no workload.
     const many = new Array<unknown>(SQLITE_ROW_WIDTH * ROWS_PER_INSERT);
     const plain = new Array<unknown>(PLAIN_ROW_WIDTH * ROWS_PER_INSERT);
+    const now = new Array<unknown>(NOW_ROW_WIDTH * ROWS_PER_INSERT);
     const one = new Array<unknown>(SQLITE_ROW_WIDTH);
     const seqOf = this.seqOf;
     const isPlain = (job: StoredJob, own: boolean): boolean => own && job.unique.length === 0 && job.reducer.length === 0;
+    const isNow = (job: StoredJob): boolean => job.priority === Priority.NORMAL && job.when === 0;
     /** One row at `values[at, at + SQLITE_ROW_WIDTH)`: a key that is its seq is stored as NULL. */
     const putFullRow = (values: unknown[], at: number, job: StoredJob, seq: number, own: boolean): void => {
       values[at] = seq;
@@ -160,9 +171,20 @@ export class SqliteStore extends BatchedStore {
         for (; i + ROWS_PER_INSERT <= adds.length; i += ROWS_PER_INSERT) {
           let allPlain = true;
           for (let j = 0; j < ROWS_PER_INSERT && allPlain; j++) allPlain = isPlain(adds[i + j]!, own[i + j]!);
+          let allNow = allPlain;
+          for (let j = 0; j < ROWS_PER_INSERT && allNow; j++) allNow = isNow(adds[i + j]!);
           // Spread, not the array: better-sqlite3 reads an array's items one property lookup at a
           // time, and arguments directly (200k adds: about a quarter less time per add).
-          if (allPlain) {
+          if (allNow) {
+            for (let j = 0; j < ROWS_PER_INSERT; j++) {
+              const job = adds[i + j]!;
+              const at = j * NOW_ROW_WIDTH;
+              now[at] = seqs[i + j];
+              now[at + 1] = nameBytes(job.functionName);
+              now[at + 2] = job.data;
+            }
+            upsertNowMany.run(...now);
+          } else if (allPlain) {
             for (let j = 0; j < ROWS_PER_INSERT; j++) {
               const job = adds[i + j]!;
               const at = j * PLAIN_ROW_WIDTH;
@@ -185,6 +207,7 @@ export class SqliteStore extends BatchedStore {
       } finally {
         many.fill(undefined);
         plain.fill(undefined);
+        now.fill(undefined);
         one.fill(undefined);
       }
       for (const key of removes) {
@@ -192,7 +215,7 @@ export class SqliteStore extends BatchedStore {
         if (seq !== undefined) remove.run(seq);
       }
     });
-    this.statements = { upsert, upsertMany, upsertPlainMany, remove, writeBatch };
+    this.statements = { upsert, upsertMany, upsertPlainMany, upsertNowMany, remove, writeBatch };
     return this.replay(db, jobs);
   }
 

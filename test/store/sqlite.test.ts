@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { storeContract } from './contract.js';
 import { job, recordHealth, tempDir, uniqueName } from './helpers.js';
-import { SqliteStore, StoreErrorCode, createStore, isStoreError, type StoredJob } from '../../src/store/index.js';
+import { Priority, SqliteStore, StoreErrorCode, createStore, isStoreError, type StoredJob } from '../../src/store/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = tempDir();
@@ -271,6 +271,39 @@ describe('sqlite store specifics', () => {
     const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
     assert.deepEqual(await again.open(), jobs);
     await again.close();
+  });
+
+  it('normal-priority jobs to run now, plain ones and full ones in one batch come back field for field, in order', async () => {
+    const { file: path, store } = freshStore({ table: 'q' });
+    await store.open();
+    // 16 normal jobs to run now (their own statement), 16 plain ones of which one is HIGH and
+    // one has an epoch, 16 of which one has a unique, then 5 one by one, two of them normal now.
+    const shapes: Array<Partial<StoredJob>> = [
+      ...Array.from({ length: 16 }, () => ({})),
+      ...Array.from({ length: 16 }, (_, i) => (i === 3 ? { priority: Priority.HIGH } : i === 9 ? { when: 4102444800 } : {})),
+      ...Array.from({ length: 16 }, (_, i) => (i === 15 ? { unique: 'u' } : {})),
+      {},
+      { priority: Priority.LOW },
+      {},
+      { reducer: 'sum' },
+      { when: 1 },
+    ];
+    const jobs = shapes.map((shape, i) =>
+      job(i, { key: store.newKey(), unique: '', reducer: '', priority: Priority.NORMAL, when: 0, functionName: `fn${i % 3}`, data: Buffer.from([i, 0, 255]), ...shape }),
+    );
+    await Promise.all(jobs.map((each) => store.add(each)));
+    assert.equal(store.stats!.flushes, 1, 'one transaction');
+    await store.close();
+    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    assert.deepEqual(await again.open(), jobs);
+    await again.close();
+    const check = new Database(path, { readonly: true });
+    assert.deepEqual(
+      check.prepare('SELECT typeof(priority) AS p, typeof(when_to_run) AS w, typeof(job_key) AS k FROM q GROUP BY 1, 2, 3').all(),
+      [{ p: 'integer', w: 'integer', k: 'null' }],
+      'literal and bound numbers are stored alike',
+    );
+    check.close();
   });
 
   it('a caller\'s key written in digits is a string key of its own, never a row number', async () => {
