@@ -165,6 +165,20 @@ export class SqliteStore extends BatchedStore {
       putRow(values, at + 1, job);
       if (own) values[at + 1] = null;
     };
+    /** Rows `i` to `i + ROWS_PER_INSERT` at `width` values each: seq, function name, data, and for a plain row priority and time. */
+    const putPlainRows = (values: unknown[], width: number, adds: StoredJob[], seqs: number[], i: number): void => {
+      for (let j = 0; j < ROWS_PER_INSERT; j++) {
+        const job = adds[i + j]!;
+        const at = j * width;
+        values[at] = seqs[i + j];
+        values[at + 1] = nameBytes(job.functionName);
+        values[at + 2] = job.data;
+        if (width === PLAIN_ROW_WIDTH) {
+          values[at + 3] = job.priority;
+          values[at + 4] = job.when;
+        }
+      }
+    };
     const writeBatch = db.transaction((adds: StoredJob[], seqs: number[], own: boolean[], removes: StoreKey[]) => {
       let i = 0;
       try {
@@ -176,24 +190,10 @@ export class SqliteStore extends BatchedStore {
           // Spread, not the array: better-sqlite3 reads an array's items one property lookup at a
           // time, and arguments directly (200k adds: about a quarter less time per add).
           if (allNow) {
-            for (let j = 0; j < ROWS_PER_INSERT; j++) {
-              const job = adds[i + j]!;
-              const at = j * NOW_ROW_WIDTH;
-              now[at] = seqs[i + j];
-              now[at + 1] = nameBytes(job.functionName);
-              now[at + 2] = job.data;
-            }
+            putPlainRows(now, NOW_ROW_WIDTH, adds, seqs, i);
             upsertNowMany.run(...now);
           } else if (allPlain) {
-            for (let j = 0; j < ROWS_PER_INSERT; j++) {
-              const job = adds[i + j]!;
-              const at = j * PLAIN_ROW_WIDTH;
-              plain[at] = seqs[i + j];
-              plain[at + 1] = nameBytes(job.functionName);
-              plain[at + 2] = job.data;
-              plain[at + 3] = job.priority;
-              plain[at + 4] = job.when;
-            }
+            putPlainRows(plain, PLAIN_ROW_WIDTH, adds, seqs, i);
             upsertPlainMany.run(...plain);
           } else {
             for (let j = 0; j < ROWS_PER_INSERT; j++) putFullRow(many, j * SQLITE_ROW_WIDTH, adds[i + j]!, seqs[i + j]!, own[i + j]!);

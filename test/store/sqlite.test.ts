@@ -249,6 +249,16 @@ describe('sqlite store specifics', () => {
     await third.close();
   });
 
+  /** Add `jobs` in one batch (one transaction), close, and read them back from the file. */
+  async function storeInOneBatchAndReadBack(path: string, store: SqliteStore, jobs: StoredJob[]): Promise<void> {
+    await Promise.all(jobs.map((each) => store.add(each)));
+    assert.equal(store.stats!.flushes, 1, 'one transaction');
+    await store.close();
+    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
+    assert.deepEqual(await again.open(), jobs);
+    await again.close();
+  }
+
   it('a batch of store-keyed jobs, with and without uniques and reducers, comes back field for field', async () => {
     const { file: path, store } = freshStore({ table: 'q' });
     await store.open();
@@ -265,12 +275,7 @@ describe('sqlite store specifics', () => {
         data: Buffer.from([i, 0, 255, i]),
       }),
     );
-    await Promise.all(jobs.map((each) => store.add(each)));
-    assert.equal(store.stats!.flushes, 1, 'one transaction');
-    await store.close();
-    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
-    assert.deepEqual(await again.open(), jobs);
-    await again.close();
+    await storeInOneBatchAndReadBack(path, store, jobs);
   });
 
   it('normal-priority jobs to run now, plain ones and full ones in one batch come back field for field, in order', async () => {
@@ -291,12 +296,7 @@ describe('sqlite store specifics', () => {
     const jobs = shapes.map((shape, i) =>
       job(i, { key: store.newKey(), unique: '', reducer: '', priority: Priority.NORMAL, when: 0, functionName: `fn${i % 3}`, data: Buffer.from([i, 0, 255]), ...shape }),
     );
-    await Promise.all(jobs.map((each) => store.add(each)));
-    assert.equal(store.stats!.flushes, 1, 'one transaction');
-    await store.close();
-    const again = new SqliteStore({ file: path, table: 'q', timeoutMs: 10000 });
-    assert.deepEqual(await again.open(), jobs);
-    await again.close();
+    await storeInOneBatchAndReadBack(path, store, jobs);
     const check = new Database(path, { readonly: true });
     assert.deepEqual(
       check.prepare('SELECT typeof(priority) AS p, typeof(when_to_run) AS w, typeof(job_key) AS k FROM q GROUP BY 1, 2, 3').all(),
