@@ -11,7 +11,9 @@ export type Priority = (typeof Priority)[keyof typeof Priority];
 /**
  * A stored job's durable identity, unique across server restarts (the job handle is not:
  * gearmand's handle counter restarts at 1): a number when the store made it (`newKey`, the
- * SQLite store's row numbers), else the engine's string. `5` and `'5'` are different keys.
+ * SQLite store's row numbers), else the engine's string. `5` and `'5'` are different keys to
+ * the SQLite store; the stores without `newKey` (PostgreSQL, Redis) keep keys as text, so a
+ * number given to them comes back from a restart as a string (the engine gives them strings).
  */
 export type StoreKey = string | number;
 
