@@ -69,7 +69,7 @@ export abstract class BatchedStore implements JobStore {
   add(job: StoredJob): Promise<void> {
     try {
       const committer = this.ready();
-      checkJob(this.name, job);
+      checkJob(this.name, job, this.numberKeysBelow());
       return committer.add(job);
     } catch (error) {
       return Promise.reject(error);
@@ -98,6 +98,10 @@ export abstract class BatchedStore implements JobStore {
   protected abstract openBackend(): Promise<StoredJob[]>;
   /** Write one batch atomically; must itself give up within about `timeoutMs`. */
   protected abstract writeBatch(adds: StoredJob[], removes: StoreKey[]): Promise<void>;
+  /** Every number key newKey() has handed out is below this; 0 for a store without newKey(). */
+  protected numberKeysBelow(): number {
+    return 0;
+  }
   /** Cheap check that the backend answers again; undefined when recovery is seen only by writes. */
   protected probe?(): Promise<void>;
   protected abstract closeBackend(): Promise<void>;

@@ -125,12 +125,8 @@ export class SqliteStore extends BatchedStore {
     return this.nextSeq++;
   }
 
-  /** A number key must be one newKey() gave: any other would name a row it does not own. */
-  override add(job: StoredJob): Promise<void> {
-    if (typeof job.key === 'number' && job.key >= this.nextSeq) {
-      return Promise.reject(new StoreError(StoreErrorCode.INVALID, this.name, `cannot store job: key ${job.key} was not made by newKey()`));
-    }
-    return super.add(job);
+  protected override numberKeysBelow(): number {
+    return this.nextSeq;
   }
 
   /** The open connection, for tests that need to reach under the store (e.g. to fill the disk). */

@@ -11,9 +11,8 @@ export type Priority = (typeof Priority)[keyof typeof Priority];
 /**
  * A stored job's durable identity, unique across server restarts (the job handle is not:
  * gearmand's handle counter restarts at 1): a number when the store made it (`newKey`, the
- * SQLite store's row numbers), else the engine's string. `5` and `'5'` are different keys to
- * the SQLite store; the stores without `newKey` (PostgreSQL, Redis) keep keys as text, so a
- * number given to them comes back from a restart as a string (the engine gives them strings).
+ * SQLite store's row numbers), else the engine's string; `5` and `'5'` are different keys.
+ * A store refuses a number key its own `newKey` did not hand out (all of them, without one).
  */
 export type StoreKey = string | number;
 

@@ -33,12 +33,16 @@ function isKey(key: string): boolean {
   return true;
 }
 
-/** Describe what is wrong with a job, or return undefined when it can be stored. */
-function jobProblem(job: Partial<StoredJob>): string | undefined {
+/**
+ * Describe what is wrong with a job, or return undefined when it can be stored. A number key
+ * is one the store made (newKey) and must be below `numberKeysBelow`, which is 0 for a store
+ * that makes none: a number key it did not hand out would name a row it does not own.
+ */
+function jobProblem(job: Partial<StoredJob>, numberKeysBelow: number): string | undefined {
   if (typeof job.key === 'number') {
-    if (!Number.isSafeInteger(job.key) || job.key <= 0) return `key ${job.key} must be a positive integer when it is a number`;
+    if (!Number.isSafeInteger(job.key) || job.key <= 0 || job.key >= numberKeysBelow) return `key ${job.key} is a number this store's newKey() did not hand out`;
   } else if (typeof job.key !== 'string' || !isKey(job.key)) {
-    return `key ${JSON.stringify(job.key)} must be a positive integer or 1-${MAX_KEY_LENGTH} printable ASCII characters`;
+    return `key ${JSON.stringify(job.key)} must be 1-${MAX_KEY_LENGTH} printable ASCII characters, or a number from the store's newKey()`;
   }
   if (typeof job.functionName !== 'string' || job.functionName.length === 0) return 'function name is missing or empty';
   if (typeof job.unique !== 'string' || job.unique.length > MAX_UNIQUE_BYTES) return `unique is missing or longer than ${MAX_UNIQUE_BYTES} bytes`;
@@ -49,14 +53,16 @@ function jobProblem(job: Partial<StoredJob>): string | undefined {
   return undefined;
 }
 
-export function checkJob(store: string, job: StoredJob): void {
-  const problem = jobProblem(job);
+/** Refuse (StoreError INVALID) a job that cannot be stored; see jobProblem for `numberKeysBelow`. */
+export function checkJob(store: string, job: StoredJob, numberKeysBelow = 0): void {
+  const problem = jobProblem(job, numberKeysBelow);
   if (problem !== undefined) throw new StoreError(StoreErrorCode.INVALID, store, `cannot store job: ${problem}`);
 }
 
 /** Refuse to replay a row that is not a valid job. `where` names the row for the operator. */
 export function checkReplayedJob(store: string, where: string, job: Partial<StoredJob>): StoredJob {
-  const problem = jobProblem(job);
+  // A replayed number key is the row's own number (SQLite), whatever newKey() will say next.
+  const problem = jobProblem(job, Number.MAX_SAFE_INTEGER);
   if (problem !== undefined) {
     throw new StoreError(StoreErrorCode.CORRUPT, store, `${where} is corrupt (${problem}); fix or delete it, then start again`);
   }

@@ -165,6 +165,13 @@ export function storeContract(name: string, target: ContractTarget): void {
       if (!first) return;
       await assert.rejects(first.store.add(job(1, { priority: 7 as Priority })), (error) => isStoreError(error, StoreErrorCode.INVALID));
       await assert.rejects(first.store.add(job(1, { key: '' })), (error) => isStoreError(error, StoreErrorCode.INVALID));
+      // A number key is one the store's newKey() handed out, never a caller's.
+      const notHandedOut = (first.store.newKey?.() ?? 0) + 1;
+      await assert.rejects(first.store.add(job(1, { key: notHandedOut })), (error) => {
+        assert.ok(isStoreError(error, StoreErrorCode.INVALID));
+        assert.match(error.message, new RegExp(`key ${notHandedOut} is a number this store's newKey\\(\\) did not hand out`));
+        return true;
+      });
       await assert.rejects(first.store.add(job(1, { unique: 'x'.repeat(65) })), (error) => isStoreError(error, StoreErrorCode.INVALID));
       await first.store.close();
       await assert.rejects(first.store.add(job(2)), (error) => isStoreError(error, StoreErrorCode.CLOSED));

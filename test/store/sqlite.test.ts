@@ -327,7 +327,7 @@ describe('sqlite store specifics', () => {
     const made = store.newKey();
     await assert.rejects(store.add(job(1, { key: made + 1 })), (error) => {
       assert.ok(isStoreError(error, StoreErrorCode.INVALID));
-      assert.match(error.message, new RegExp(`key ${made + 1} was not made by newKey\\(\\)`));
+      assert.match(error.message, new RegExp(`key ${made + 1} is a number this store's newKey\\(\\) did not hand out`));
       return true;
     });
     for (const bad of [0, -1, 1.5]) await assert.rejects(store.add(job(1, { key: bad })), (error) => isStoreError(error, StoreErrorCode.INVALID));
