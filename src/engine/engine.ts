@@ -242,8 +242,7 @@ export class Engine extends JobTable {
   }
 
   private assign(job: Job, peer: Peer, reg: Registration): void {
-    this.markRunning(job, peer);
-    const run = job.run!;
+    const run = this.markRunning(job, peer);
     if (reg.timeoutMs > 0) {
       // One timer per job, cleared when it finishes (gearmand: one per connection, spec 7 B8).
       // gearmand raises CAN_DO_TIMEOUT to at least 1000 ms (spec 1.8); workers rely on it.

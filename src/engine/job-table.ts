@@ -231,13 +231,15 @@ export class JobTable {
     this.destroy(job);
   }
 
-  /** A worker took the job (GRAB_JOB*). */
-  protected markRunning(job: Job, worker: Peer): void {
+  /** A worker took the job (GRAB_JOB*); returns the assignment it made. */
+  protected markRunning(job: Job, worker: Peer): JobRun {
+    const run = new JobRun(worker);
     job.state = JobState.running;
-    job.run = new JobRun(worker);
+    job.run = run;
     worker.running.add(job);
     job.fn.running++;
     if (job.background) this.unfinished++;
+    return run;
   }
 
   /** The job's worker is done with it (result, loss or timeout); its state is the caller's. */
