@@ -45,7 +45,7 @@ interface HeldReplies {
 
 const NO_IDS: number[] = [];
 
-/** One store batch as the replies that wait on it see it: one reaction per batch, not per job. */
+/** One store batch as a run of replies waiting on it sees it: one reaction per run, not per job. */
 interface StoreOutcome {
   readonly durable: Promise<void>;
   stored: boolean;
@@ -72,8 +72,6 @@ export class GearSession implements PeerListener {
   private readonly out = new PacketBuilder();
   private flushScheduled = false;
   private readonly held: HeldReplies[] = [];
-  /** The store batch the latest JOB_CREATED replies wait on, until it settles. */
-  private storeOutcome: StoreOutcome | undefined;
   /** The function this connection last submitted to (BinaryFrame.keyOr reuses the string). */
   lastFunctionName = '';
   /** `<prefix>:`, the bytes every job handle starts with (sendHandlePacket). */
@@ -210,29 +208,25 @@ export class GearSession implements PeerListener {
 
   /** Reserve the reply slot for `job`'s JOB_CREATED, sent once `durable` resolves; ERROR if it rejects. */
   replyCreatedWhenStored(durable: Promise<void>, job: { readonly id: number }): void {
-    let store = this.storeOutcome;
-    if (store === undefined || store.durable !== durable) {
-      const outcome: StoreOutcome = { durable, stored: false, error: undefined };
-      const settle = (): void => {
-        if (this.storeOutcome === outcome) this.storeOutcome = undefined;
-        this.releaseReplies();
-      };
-      durable.then(
-        () => {
-          outcome.stored = true;
-          settle();
-        },
-        (err: EngineError) => {
-          outcome.error = this.errorPacket(err);
-          settle();
-        },
-      );
-      store = this.storeOutcome = outcome;
-    }
     const held = this.held;
     const last = held[held.length - 1];
-    if (last !== undefined && last.store === store) last.ids.push(job.id);
-    else held.push({ packet: undefined, store, ids: [job.id] });
+    // The jobs a read submits mostly share one store batch: they join the last run.
+    if (last?.store?.durable === durable) {
+      last.ids.push(job.id);
+      return;
+    }
+    const store: StoreOutcome = { durable, stored: false, error: undefined };
+    durable.then(
+      () => {
+        store.stored = true;
+        this.releaseReplies();
+      },
+      (err: EngineError) => {
+        store.error = this.errorPacket(err);
+        this.releaseReplies();
+      },
+    );
+    held.push({ packet: undefined, store, ids: [job.id] });
   }
 
   private releaseReplies(): void {

@@ -58,10 +58,18 @@ test('jobs of a failed store batch are each answered ERROR, in order, before the
     assert.ok(first! < second!, `handles in submission order: ${String(created[0]!.fields[0])}, ${String(created[1]!.fields[0])}`);
 
     // Only the acknowledged jobs are in the file.
+    // A direct reply between two jobs of one store batch splits their run and keeps its place.
+    peer.sendRaw(Buffer.concat([submitBg('ok-5'), encodeRequest(T.ECHO_REQ, ['between']), submitBg('ok-6')]));
+    const split = [await peer.next(), await peer.next(), await peer.next()];
+    assert.deepEqual(
+      split.map((f) => f.name),
+      ['JOB_CREATED', 'ECHO_RES', 'JOB_CREATED'],
+    );
+
     const db = new Database(join(dir, 'gearport.sqlite'), { readonly: true });
     const rows = db.prepare('SELECT data FROM gearport_queue ORDER BY seq').pluck().all() as Buffer[];
     db.close();
-    assert.deepEqual(rows.map((b) => b.toString()), ['ok-3', 'ok-4']);
+    assert.deepEqual(rows.map((b) => b.toString()), ['ok-3', 'ok-4', 'ok-5', 'ok-6']);
   } finally {
     await peer.close();
   }
