@@ -175,7 +175,7 @@ export class GearSession implements PeerListener {
   }
 
   /** sendPacket() of a packet whose first field is `job`'s handle, written from its number. */
-  sendHandlePacket(type: number, job: { readonly id: number }, b?: Field, c?: Field, d?: Field): void {
+  private sendHandlePacket(type: number, job: { readonly id: number }, b?: Field, c?: Field, d?: Field): void {
     if (this.closing) return;
     this.out.handlePacket(type, this.handleHead, job.id, b, c, d);
     this.willFlush();
@@ -317,30 +317,33 @@ export class GearSession implements PeerListener {
     this.sendPacket(T.NOOP);
   }
 
+  // A job's WORK_* keep their place behind replies still waiting on the store: a client never
+  // hears a job's result before that job's JOB_CREATED (spec 1.5 step 11).
+
   workData(job: JobView, data: Buffer): void {
-    this.sendHandlePacket(T.WORK_DATA, job, data);
+    this.replyHandlePacket(T.WORK_DATA, job, data);
   }
 
   workWarning(job: JobView, data: Buffer): void {
-    this.sendHandlePacket(T.WORK_WARNING, job, data);
+    this.replyHandlePacket(T.WORK_WARNING, job, data);
   }
 
   workStatus(job: JobView, numerator: Buffer, denominator: Buffer): void {
-    this.sendHandlePacket(T.WORK_STATUS, job, numerator, denominator);
+    this.replyHandlePacket(T.WORK_STATUS, job, numerator, denominator);
   }
 
   workComplete(job: JobView, data: Buffer): void {
-    this.sendHandlePacket(T.WORK_COMPLETE, job, data);
+    this.replyHandlePacket(T.WORK_COMPLETE, job, data);
   }
 
   workFail(job: JobView): void {
-    this.sendHandlePacket(T.WORK_FAIL, job);
+    this.replyHandlePacket(T.WORK_FAIL, job);
   }
 
   workException(job: JobView, data: Buffer): void {
     // Clients without the `exceptions` option hear WORK_FAIL (spec 1.6). gearmand appends a
     // NUL to that handle; we send the handle alone, as in every other WORK_FAIL.
-    if (this.exceptions) this.sendHandlePacket(T.WORK_EXCEPTION, job, data);
-    else this.sendHandlePacket(T.WORK_FAIL, job);
+    if (this.exceptions) this.replyHandlePacket(T.WORK_EXCEPTION, job, data);
+    else this.replyHandlePacket(T.WORK_FAIL, job);
   }
 }

@@ -3,7 +3,9 @@
  * same connection waits behind it (GearSession's held replies). Against a real server and its
  * real SQLite file: a trigger added to that file refuses one workload, so the one transaction
  * that holds it fails and every job of it is answered ERROR, in order, before the ECHO_RES
- * sent behind them; a later batch on the same connection is acknowledged again.
+ * sent behind them; a later batch on the same connection is acknowledged again. And against
+ * the real PostgreSQL with the queue table locked: a foreground job's WORK_* wait behind its
+ * own JOB_CREATED, which waits behind an earlier background job's store write.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,9 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
+import pg from 'pg';
+import { conninfoToPoolConfig } from '../../src/store/index.js';
 import { PacketType as T, encodeRequest } from '../../src/protocol/index.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 import { startGearport, type RunningServer } from '../helpers/servers.js';
+import { PG_CONNINFO, dropPgTables, skipUnlessListening, uniqueName } from '../store/helpers.js';
 
 const FN = 'held-replies';
 const dir = mkdtempSync(join(tmpdir(), 'gearport-held-'));
@@ -72,5 +77,50 @@ test('jobs of a failed store batch are each answered ERROR, in order, before the
     assert.deepEqual(rows.map((b) => b.toString()), ['ok-3', 'ok-4', 'ok-5', 'ok-6']);
   } finally {
     await peer.close();
+  }
+});
+
+test('a job\'s WORK_* never reach its client before its JOB_CREATED, held behind a slow store write', async (t) => {
+  const skip = await skipUnlessListening('PostgreSQL', 5432);
+  if (skip) return t.skip(skip);
+  const table = uniqueName('held');
+  const pgServer = await startGearport({ args: ['-q', 'postgres', '--libpq-conninfo', PG_CONNINFO, '--libpq-table', table] });
+  const locker = new pg.Client(conninfoToPoolConfig(PG_CONNINFO));
+  await locker.connect();
+  const worker = await ScriptedPeer.connect(pgServer.port, 'worker');
+  const client = await ScriptedPeer.connect(pgServer.port, 'client');
+  try {
+    worker.send(T.CAN_DO, ['held-fg']);
+    worker.send(T.PRE_SLEEP);
+    // The background job's INSERT waits on this lock: its JOB_CREATED, and every reply behind it, are held.
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${table}" IN EXCLUSIVE MODE`);
+    client.sendRaw(Buffer.concat([submitBg('first'), encodeRequest(T.SUBMIT_JOB, ['held-fg', '', 'second'])]));
+
+    // The worker runs the foreground job while the store write is still blocked.
+    await worker.expect(T.NOOP);
+    worker.send(T.GRAB_JOB);
+    const assigned = await worker.expect(T.JOB_ASSIGN);
+    const handle = String(assigned.fields[0]);
+    worker.send(T.WORK_DATA, [handle, 'partial']);
+    worker.send(T.WORK_COMPLETE, [handle, 'done']);
+    worker.send(T.ECHO_REQ, ['sync']);
+    await worker.expect(T.ECHO_RES); // the server has handled the worker's packets
+    await assert.rejects(client.next(300), 'nothing reaches the client while the store write waits');
+
+    await locker.query('ROLLBACK');
+    const frames = [await client.next(), await client.next(), await client.next(), await client.next()];
+    assert.deepEqual(
+      frames.map((f) => f.name),
+      ['JOB_CREATED', 'JOB_CREATED', 'WORK_DATA', 'WORK_COMPLETE'],
+    );
+    assert.equal(String(frames[1]!.fields[0]), handle, 'the second JOB_CREATED is the foreground job\'s');
+    assert.notEqual(String(frames[0]!.fields[0]), handle);
+  } finally {
+    await locker.end().catch(() => {});
+    await client.close();
+    await worker.close();
+    await pgServer.stop();
+    await dropPgTables(table);
   }
 });
