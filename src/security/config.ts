@@ -2,7 +2,7 @@
  * Security settings of both ports, kept in one object so the server config gains a single
  * field. Filled by the CLI (src/security/cli.ts), checked by `securityConfigProblem`.
  */
-import { isLoopback } from '../server/gear-listener.js';
+import { isLoopback } from '../server/peer-address.js';
 
 export interface GearTlsConfig {
   /** TLS on every connection of the Gearman port (gearmand --ssl, gearman-spec 1.13). */

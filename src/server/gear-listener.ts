@@ -4,18 +4,13 @@ import type { PeerRights } from '../security/cert-rights.js';
 import type { GearTlsSetup } from '../security/gear-tls.js';
 import { AddressCounts } from './address-counts.js';
 import { GearSession, type SessionContext } from './gear-session.js';
+import { isLoopback } from './peer-address.js';
 import { withSharedReadBuffer } from './shared-read-socket.js';
 
 export interface ListenerLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerAddress: number;
   readonly backlog: number;
-}
-
-/** Whether an address is this machine (admin commands that change state need it). */
-export function isLoopback(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 /**

@@ -10,6 +10,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { PacketType as T } from '../protocol/packets.js';
 import { dispatchPacket } from './gear-dispatch.js';
 import { openOutput, type SocketOutput } from './socket-output.js';
+import { peerAddress } from './peer-address.js';
 import { scheduleFlush } from './output-batch.js';
 import { OPEN_RIGHTS, type PeerRights } from '../security/cert-rights.js';
 import { deniedByRights } from '../security/gear-rights.js';
@@ -99,7 +100,7 @@ export class GearSession implements PeerListener {
       maxLineLength: ctx.limits.maxAdminLineLength,
     }, { reuseFrame: true }); // dispatch never keeps a frame past its call
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    this.peer = ctx.engine.connect(this, socket.remoteAddress ?? '-', typeof fd === 'number' && fd >= 0 ? fd : undefined);
+    this.peer = ctx.engine.connect(this, peerAddress(socket.remoteAddress), typeof fd === 'number' && fd >= 0 ? fd : undefined);
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
     this.watchStall();

@@ -30,6 +30,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Fixed port instead of a free one (restart tests). */
   port?: number;
+  /** The listen address (gearport only; default 127.0.0.1): always a loopback one in tests. */
+  listen?: string;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -118,7 +120,7 @@ async function launch(kind: RunningServer['kind'], command: string, args: string
 export async function startGearport(options: StartOptions = {}): Promise<RunningServer> {
   const port = options.port ?? (await freePort());
   const httpPort = options.http ? await freePort() : undefined;
-  const args = [gearportCli, '--port', String(port), '--listen', '127.0.0.1'];
+  const args = [gearportCli, '--port', String(port), '--listen', options.listen ?? '127.0.0.1'];
   if (httpPort !== undefined) args.push('--http-port', String(httpPort));
   const extra = options.args ?? [];
   // The default queue is a SQLite file under --data-dir: give each server its own, so no test

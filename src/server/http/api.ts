@@ -1,5 +1,5 @@
 import type { JobStatus } from '../../engine/types.js';
-import { isLoopback } from '../gear-listener.js';
+import { isLoopback } from '../peer-address.js';
 import { VERSION } from '../version.js';
 import type { HttpContext } from './context.js';
 import { HttpErrors } from './errors.js';
