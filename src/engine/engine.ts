@@ -1,5 +1,6 @@
 import type { StoredJob } from '../store/types.js';
-import { atoi, coalesceKeyOf, jobCost, statusOf } from './job-keys.js';
+import { coalesceKeyOf, jobCost, statusOf } from './job-keys.js';
+import { statusNumber } from '../protocol/c-numbers.js';
 import { EngineErrors } from './errors.js';
 import type { FunctionState } from './function-state.js';
 import { Job, JobState } from './job.js';
@@ -295,8 +296,8 @@ export class Engine extends JobTable {
     const job = this.heldBy(peer, handle);
     if (job === undefined) return EngineErrors.workResultNotFound;
     const run = job.run!; // heldBy: a worker runs it
-    run.numerator = atoi(numerator);
-    run.denominator = atoi(denominator);
+    run.numerator = statusNumber(numerator.toString('latin1'));
+    run.denominator = statusNumber(denominator.toString('latin1'));
     this.forward(job, Forward.status, numerator, denominator);
     return undefined;
   }

@@ -34,9 +34,3 @@ export function coalesceKeyOf(unique: string, data: Buffer): string | undefined 
 export function jobCost(data: Buffer, unique: string): number {
   return JOB_OVERHEAD_BYTES + data.length + unique.length;
 }
-
-/** C atoi: leading blanks, optional sign, digits; anything else ends the number. */
-export function atoi(bytes: Buffer): number {
-  const n = Number.parseInt(bytes.toString('latin1'), 10);
-  return Number.isFinite(n) ? n | 0 : 0;
-}

@@ -89,13 +89,40 @@ export interface Clock {
   clearTimer(timer: unknown): void;
 }
 
+/** setTimeout's longest delay: a longer one would fire after 1 ms. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** A timer beyond setTimeout's range (a CAN_DO_TIMEOUT of years is valid): re-armed until due. */
+class LongTimer {
+  private timeout: NodeJS.Timeout;
+
+  constructor(
+    private readonly due: number,
+    private readonly fn: () => void,
+  ) {
+    this.timeout = this.arm();
+  }
+
+  private arm(): NodeJS.Timeout {
+    const left = this.due - Date.now();
+    const t = setTimeout(() => (this.due - Date.now() > 0 ? (this.timeout = this.arm()) : this.fn()), Math.min(Math.max(left, 0), MAX_TIMEOUT_MS));
+    t.unref();
+    return t;
+  }
+
+  clear(): void {
+    clearTimeout(this.timeout);
+  }
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer: (ms, fn) => {
+    if (ms > MAX_TIMEOUT_MS) return new LongTimer(Date.now() + ms, fn);
     const t = setTimeout(fn, ms);
     t.unref?.();
     return t;
   },
-  clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
+  clearTimer: (t) => (t instanceof LongTimer ? t.clear() : clearTimeout(t as NodeJS.Timeout)),
 };
 export type { Priority as PriorityValue };

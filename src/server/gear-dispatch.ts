@@ -1,4 +1,5 @@
 import { MAX_UNIQUE_BYTES } from '../engine/engine.js';
+import { LONG_MAX, LONG_MIN, strtol } from '../protocol/c-numbers.js';
 import { Priority, type Assignment, type EngineError } from '../engine/types.js';
 import type { BinaryFrame } from '../protocol/decoder.js';
 import { bytesToKey, encodePacket } from '../protocol/encoder.js';
@@ -60,12 +61,12 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       if (!engine.canDo(peer, frame.key(0))) session.replyError(tooManyFunctions);
       return;
     case T.CAN_DO_TIMEOUT: {
+      // strtol; over 20 bytes, out of range or at LONG_MIN/LONG_MAX gearmand drops the
+      // connection (we answer why); 0 or less means no timeout (spec 1.4, 1.8).
       const text = frame.key(1);
-      const timeout = Number.parseInt(text, 10);
-      if (text.length > 20 || (Number.isFinite(timeout) && (timeout < 0 || timeout > 2 ** 31 - 1))) {
-        return session.replyError(timeoutInvalid);
-      }
-      if (!engine.canDo(peer, frame.key(0), Number.isFinite(timeout) ? timeout : 0)) session.replyError(tooManyFunctions);
+      const timeout = text.length > 20 ? undefined : strtol(text);
+      if (timeout === undefined || timeout === LONG_MAX || timeout === LONG_MIN) return session.replyError(timeoutInvalid);
+      if (!engine.canDo(peer, frame.key(0), timeout > 0n ? Number(timeout) : 0)) session.replyError(tooManyFunctions);
       return;
     }
     case T.CANT_DO:
@@ -151,10 +152,11 @@ function submit(session: GearSession, frame: BinaryFrame): void {
   let reducer = '';
   let dataField = 2;
   if (type === T.SUBMIT_JOB_EPOCH) {
-    // strtoll: non-numeric text means 0, i.e. now (spec 1.5 step 2).
-    const parsed = Number.parseInt(frame.key(2), 10);
-    if (Number.isFinite(parsed) && (parsed < 0 || !Number.isSafeInteger(parsed))) return session.replyError(epochInvalid);
-    when = Number.isFinite(parsed) ? parsed : 0;
+    // strtoll: out of range is refused (gearmand drops the connection); non-numeric text and
+    // any time already past mean now (spec 1.5 step 2). Beyond 2^53 s no one waits anyway.
+    const parsed = strtol(frame.key(2));
+    if (parsed === undefined) return session.replyError(epochInvalid);
+    when = parsed <= 0n ? 0 : Math.min(Number(parsed), Number.MAX_SAFE_INTEGER);
     dataField = 3;
   } else if (type === T.SUBMIT_REDUCE_JOB || type === T.SUBMIT_REDUCE_JOB_BACKGROUND) {
     reducer = frame.key(2); // field 3 is the unused aggregator

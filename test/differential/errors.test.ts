@@ -125,6 +125,10 @@ differential('errors and simple commands', (scenario) => {
     const cases: { what: string; type: number; fields: string[]; gearport: string }[] = [
       { what: 'GET_STATUS handle of 64+ bytes', type: T.GET_STATUS, fields: ['H:' + 'x'.repeat(70)], gearport: 'ERROR ARGUMENT_TOO_LARGE\0Job handle too large' },
       { what: 'CAN_DO_TIMEOUT value over 20 chars', type: T.CAN_DO_TIMEOUT, fields: ['f', '1'.repeat(25)], gearport: 'ERROR INVALID_ARGUMENT\0CAN_DO_TIMEOUT value out of range' },
+      // strtol's LONG_MAX, and a value past it (20 chars): out of range for gearmand too.
+      { what: 'CAN_DO_TIMEOUT of LONG_MAX', type: T.CAN_DO_TIMEOUT, fields: ['f', '9223372036854775807'], gearport: 'ERROR INVALID_ARGUMENT\0CAN_DO_TIMEOUT value out of range' },
+      { what: 'CAN_DO_TIMEOUT past LONG_MIN', type: T.CAN_DO_TIMEOUT, fields: ['f', '-9223372036854775809'], gearport: 'ERROR INVALID_ARGUMENT\0CAN_DO_TIMEOUT value out of range' },
+      { what: 'SUBMIT_JOB_EPOCH just past LLONG_MAX', type: T.SUBMIT_JOB_EPOCH, fields: ['f', '', '9223372036854775808', 'x'], gearport: 'ERROR INVALID_ARGUMENT\0Epoch value out of range' },
       { what: 'SUBMIT_JOB_EPOCH out of range', type: T.SUBMIT_JOB_EPOCH, fields: ['f', '', '9'.repeat(23), 'x'], gearport: 'ERROR INVALID_ARGUMENT\0Epoch value out of range' },
       // Gearport keeps 64-byte uniques (spec 7 group B item 3), so it can answer this one.
       { what: 'GET_STATUS_UNIQUE of 64 bytes', type: T.GET_STATUS_UNIQUE, fields: ['u'.repeat(64)], gearport: `STATUS_RES_UNIQUE ${'u'.repeat(64)}\x000\x000\x000\x000\x000` },

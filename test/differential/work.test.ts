@@ -98,6 +98,49 @@ differential('work', (scenario) => {
     assert.equal(await t.listing('status\r\n', ['f\t']), 'f\t0\t0\t1\n.\n');
   });
 
+  scenario('WORK_STATUS numbers are forwarded as sent; STATUS_RES shows them as gearmand stores them (atoi into a uint32)', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', 'big', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    const asked = (numerator: string, denominator: string, shown: string) => ({ numerator, denominator, shown });
+    for (const { numerator, denominator, shown } of [
+      asked('3000000000', '-5', '3000000000\x004294967291'),
+      asked('4294967303', ' +12abc', '7\x0012'), // 2^32 + 7; leading blank, sign, trailing text
+      asked('99999999999', 'n/a', '1215752191\x000'), // 10^11 - 1 mod 2^32; no digits is 0
+      asked('-99999999999', '', '3079215105\x000'),
+    ]) {
+      t.send(w, T.WORK_STATUS, ['<H1>', numerator, denominator]);
+      await t.expect(c, `WORK_STATUS <H1>\x00${numerator}\x00${denominator}`);
+      t.send(c, T.GET_STATUS, ['<H1>']);
+      await t.expect(c, `STATUS_RES <H1>\x001\x001\x00${shown}`);
+      t.send(c, T.GET_STATUS_UNIQUE, ['big']);
+      await t.expect(c, `STATUS_RES_UNIQUE big\x001\x001\x00${shown}\x001`);
+    }
+  });
+
+  scenario('CAN_DO_TIMEOUT of 0 or less means no timeout; years of milliseconds are accepted; neither gets a reply', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const w = await t.peer('worker');
+    t.send(w, T.CAN_DO_TIMEOUT, ['g', '99999999999']);
+    t.send(w, T.CAN_DO_TIMEOUT, ['f', '-5']);
+    await t.expectNothing(w, 'after CAN_DO_TIMEOUT');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    // Past gearmand's 1000 ms minimum: a timeout would have requeued the job and woken the sleeper.
+    const sleeper = await t.worker('sleeper', 'f');
+    t.send(sleeper, T.PRE_SLEEP);
+    await new Promise((r) => setTimeout(r, 1300));
+    await t.expectNothing(sleeper, 'no timeout: the job was not requeued');
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'done']);
+    await t.expect(c, 'WORK_COMPLETE <H1>\0done');
+    assert.equal(await t.listing('status\r\n', ['f\t', 'g\t']), 'f\t0\t0\t2\ng\t0\t0\t1\n.\n');
+  });
+
   scenario('GET_STATUS of a queued job, and of an unknown handle', async (t) => {
     const c = await t.peer('client');
     t.send(c, T.SUBMIT_JOB_BG, ['f', 'q', 'x']);
