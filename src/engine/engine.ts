@@ -66,6 +66,8 @@ export class Engine extends JobTable {
     if (this.shuttingDown) return { ok: false, error: EngineErrors.shuttingDown };
     // gearmand refuses uniques over 64 bytes; unlike gearmand a 64-byte one is kept whole.
     if (req.unique.length > MAX_UNIQUE_BYTES) return { ok: false, error: EngineErrors.uniqueTooLarge };
+    // gearmand checks a reduce job's reducer instead of its unique, with the same words (spec 7 B3): both here.
+    if (req.reducer !== undefined && req.reducer.length > MAX_UNIQUE_BYTES) return { ok: false, error: EngineErrors.uniqueTooLarge };
     const fn = this.functionFor(req.functionName);
     if (fn === undefined) return { ok: false, error: EngineErrors.tooManyFunctions };
 

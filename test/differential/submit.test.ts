@@ -207,6 +207,37 @@ differential('submit and grab', (scenario) => {
     assert.equal(await t.listing('prioritystatus\r\n', ['f\t']), 'f\t0\t1\t0\t1\n.\n');
   });
 
+  scenario('SUBMIT_JOB_EPOCH: a negative epoch runs now; one far beyond 2^53 s is accepted and waits', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_EPOCH, ['f', '', '99999999999999999', 'never']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.SUBMIT_JOB_EPOCH, ['f', '', '-5', 'now']);
+    await t.expect(c, 'JOB_CREATED <H2>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H2>\0f\0now');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'NO_JOB');
+    assert.equal(await t.listing('prioritystatus\r\n', ['f\t']), 'f\t0\t1\t0\t1\n.\n');
+  });
+
+  scenario('reduce jobs: a reducer over 64 bytes is refused; a unique over 64 bytes is truncated by gearmand, refused by Gearport', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_REDUCE_JOB_BACKGROUND, ['f', 'u', 'r'.repeat(65), '', 'x']);
+    await t.expect(c, 'ERROR ARGUMENT_TOO_LARGE\0Unique value too large');
+    t.send(c, T.SUBMIT_REDUCE_JOB_BACKGROUND, ['f', 'u', 'r'.repeat(64), '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    // gearman-spec 1.5 step 3, 7 group B item 3: gearmand checks the reducer in place of the
+    // unique and keeps 63 bytes of a long unique; Gearport checks both and never truncates.
+    const long = 'v'.repeat(70);
+    t.send(c, T.SUBMIT_REDUCE_JOB_BACKGROUND, ['f', long, 'r', '', 'y']);
+    await t.expect(c, t.per({ gearmand: 'JOB_CREATED <H2>', gearport: 'ERROR ARGUMENT_TOO_LARGE\0Unique value too large' }));
+    assert.equal(
+      await t.listing('show unique jobs\r\n'),
+      t.per({ gearmand: `u\n${'v'.repeat(63)}\n.\n`, gearport: 'u\n.\n' }),
+    );
+  });
+
   scenario('SUBMIT_JOB_EPOCH due soon: who is woken, and when', async (t) => {
     const w = await t.worker('worker', 'f');
     t.send(w, T.PRE_SLEEP);
