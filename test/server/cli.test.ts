@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { encodeRequest, PacketType as T } from '../../src/protocol/index.js';
@@ -49,14 +50,111 @@ test('a config file supplies options in command-line syntax', () => {
   assert.match(r.stderr, /bogus-option/);
 });
 
-test('SIGTERM stops the server cleanly; the pid file is written and removed', async () => {
-  const pidFile = join(mkdtempSync(join(tmpdir(), 'gearport-pid-')), 'gearport.pid');
-  const server = await startGearport({ args: ['--pid-file', pidFile] });
-  assert.equal(readFileSync(pidFile, 'utf8').trim(), String(server.pid));
-  const exited = new Promise<number | null>((resolve) => server.process.once('exit', (code) => resolve(code)));
-  server.process.kill('SIGTERM');
-  assert.equal(await exited, 0);
-  assert.equal(existsSync(pidFile), false);
+/** Whether nothing accepts connections on loopback `port` any more. */
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+// gearmand: SIGTERM and SIGINT both stop at once (spec 1.9); neither may lose an acknowledged job.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} stops the server cleanly: exit 0, port closed, pid file removed, acknowledged background jobs kept`, async () => {
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'gearport-pid-')), 'gearport.pid');
+    const dataDir = mkdtempSync(join(tmpdir(), 'gearport-signal-'));
+    const server = await startGearport({ args: ['--pid-file', pidFile, '--data-dir', dataDir] });
+    assert.equal(readFileSync(pidFile, 'utf8').trim(), String(server.pid));
+    const client = await ScriptedPeer.connect(server.port, 'client');
+    client.send(T.SUBMIT_JOB_BG, ['kept', 'u-kept', Buffer.from('payload')]);
+    await client.expect(T.JOB_CREATED);
+    // 'close' rather than 'exit': stderr is complete by then, so a late stack trace is seen.
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => server.process.once('close', (code, sig) => resolve([code, sig])));
+    server.process.kill(signal);
+    assert.deepEqual(await closed, [0, null], `exits by itself with 0, not killed by ${signal}; stderr: ${server.stderr()}`);
+    assert.equal(server.stderr(), '', 'nothing on stderr (no stack trace)');
+    assert.ok(await refusesConnections(server.port), 'the Gearman port is closed');
+    assert.equal(existsSync(pidFile), false);
+    await client.close();
+
+    const restarted = await startGearport({ args: ['--data-dir', dataDir] });
+    try {
+      const admin = await AdminPeer.connect(restarted.port);
+      assert.equal(await admin.command('status\r\n', 'listing'), 'kept\t1\t0\t0\n.\n', 'the job acknowledged before the signal is replayed');
+      await admin.close();
+      const worker = await ScriptedPeer.connect(restarted.port, 'worker');
+      worker.send(T.CAN_DO, ['kept']);
+      worker.send(T.GRAB_JOB_UNIQ);
+      const assigned = await worker.expect(T.JOB_ASSIGN_UNIQ);
+      assert.deepEqual(assigned.fields.slice(1), ['kept', 'u-kept', 'payload']);
+      await worker.close();
+    } finally {
+      await restarted.stop();
+    }
+  });
+}
+
+type LogLine = { level: number; name: string; msg: string; [key: string]: unknown };
+
+/** The JSON lines pino wrote to a log file, parsed. */
+function logLines(file: string): LogLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as LogLine);
+}
+
+/** Wait until the log file holds `count` lines with message `msg` (pino writes in the background). */
+async function waitForLog(file: string, msg: string, count = 1, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (logLines(file).filter((l) => l.msg === msg).length < count) {
+    if (Date.now() > deadline) throw new Error(`no ${JSON.stringify(msg)} line in ${file} within ${timeoutMs} ms: ${JSON.stringify(logLines(file))}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('-l <file> appends the log to that file, creating its directory; nothing goes to stderr', async () => {
+  const logFile = join(mkdtempSync(join(tmpdir(), 'gearport-log-')), 'not', 'yet', 'gearport.log');
+  const server = await startGearport({ args: ['-l', logFile, '--verbose', 'INFO'] });
+  await waitForLog(logFile, 'gearport listening');
+  const bad = await ScriptedPeer.connect(server.port, 'bad-magic');
+  bad.sendRaw(Buffer.from('\0BAD\0\0\0\x01\0\0\0\0', 'latin1'));
+  await bad.expectClose();
+  await waitForLog(logFile, 'protocol error; closing connection');
+  await server.stop();
+  const first = logLines(logFile);
+  assert.deepEqual(
+    first.map((l) => l.msg),
+    ['gearport listening', 'protocol error; closing connection', 'gearport stopped'],
+  );
+  assert.equal(first[0]!.port, server.port);
+  assert.equal(first[1]!.code, 'INVALID_MAGIC');
+  assert.ok(first.every((l) => l.name === 'gearport' && l.level === 30), 'INFO lines of gearport');
+  assert.equal(server.stderr(), '', 'the log goes to the file only');
+
+  // gearmand appends to its --log-file; so does Gearport: the first run's lines stay.
+  const again = await startGearport({ args: ['--log-file', logFile, '--verbose', 'INFO'] });
+  await waitForLog(logFile, 'gearport listening', 2);
+  await again.stop();
+  const both = logLines(logFile);
+  assert.deepEqual(both.slice(0, first.length), first);
+  assert.deepEqual(both.slice(first.length).map((l) => l.msg), ['gearport listening', 'gearport stopped']);
+  assert.equal(again.stderr(), '');
+});
+
+test('-l <file> whose directory cannot be created stops start-up with a clear message', { todo: "src bug: pino's background mkdir fails as an unhandled 'error' event (stack trace, exit 1); drop todo once the log file is opened at start-up" }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gearport-log-'));
+  writeFileSync(join(dir, 'a-file'), '');
+  const logFile = join(dir, 'a-file', 'sub', 'gearport.log');
+  const r = runCli(['--port', '0', '--listen', '127.0.0.1', '-q', 'none', '-l', logFile]);
+  assert.notEqual(r.status, 0, 'does not run without its log');
+  assert.match(r.stderr, /^gearport: .*log.*a-file\/sub/m, 'names the log file');
+  assert.doesNotMatch(r.stderr, /Unhandled 'error' event|^\s+at /m, 'no stack trace');
 });
 
 test('GEARMAND_PORT sets the port when --port is not given, as in gearmand', async () => {
