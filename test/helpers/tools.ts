@@ -16,13 +16,16 @@ export interface RunOptions {
   input?: string;
   timeoutMs?: number;
   cwd?: string;
+  /** Extra environment variables, on top of this process's own. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Run to completion; a tool still running after `timeoutMs` is killed and reported as such. */
 export function runTool(command: string, args: readonly string[], options: RunOptions = {}): Promise<ToolResult> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd });
+    const env = options.env === undefined ? undefined : { ...process.env, ...options.env };
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd, env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('latin1').on('data', (d: string) => (stdout += d));
