@@ -1,3 +1,5 @@
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { VerboseLevel } from './config.js';
 
@@ -17,8 +19,20 @@ const levels: Record<VerboseLevel, string> = {
 export function createLogger(verbose: VerboseLevel, logFile: string): Logger {
   const level = levels[verbose];
   if (logFile === 'none') return pino({ level: 'silent' });
-  const destination = logFile === 'stderr' ? pino.destination(2) : pino.destination({ dest: logFile, append: true, mkdir: true });
+  const destination = pino.destination({ fd: logFile === 'stderr' ? 2 : openLogFile(logFile) });
+  // A later write error (disk full, file system gone) is said once; the server carries on.
+  destination.once('error', (err: Error) => process.stderr.write(`gearport: cannot write the log to ${logFile}: ${err.message}\n`));
   return pino({ level, base: { name: 'gearport' } }, destination);
+}
+
+/** Opened now, not in the background: a file that cannot be made stops start-up with its reason. */
+function openLogFile(file: string): number {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    return openSync(file, 'a');
+  } catch (err) {
+    throw new Error(`cannot open the log file ${file}: ${(err as Error).message}`);
+  }
 }
 
 export type { Logger };
