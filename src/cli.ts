@@ -21,6 +21,15 @@ async function main(): Promise<void> {
     process.stdout.write(parsed.output ?? '');
     return;
   }
+  // gearmand: SIGTERM/SIGINT stop at once, SIGUSR1 stops gracefully (spec 1.9). Handled from
+  // the start: the port accepts connections before start-up has finished, and a signal in that
+  // window stops the server once it is up instead of killing it mid-way.
+  let stopAsked: boolean | undefined; // graceful?
+  let stop = (graceful: boolean) => void (stopAsked ??= graceful);
+  process.on('SIGTERM', () => stop(false));
+  process.on('SIGINT', () => stop(false));
+  process.on('SIGUSR1', () => stop(true));
+  process.on('SIGPIPE', () => {});
   let server;
   try {
     server = await startGearport(parsed.config);
@@ -28,13 +37,11 @@ async function main(): Promise<void> {
     process.stderr.write(`gearport: cannot start: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  const running = server;
+  stop = (graceful) => void running.stop(graceful);
+  if (stopAsked !== undefined) stop(stopAsked);
   const { pidFile } = parsed;
   if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
-  // gearmand: SIGTERM/SIGINT stop at once, SIGUSR1 stops gracefully (spec 1.9).
-  process.on('SIGTERM', () => void server.stop(false));
-  process.on('SIGINT', () => void server.stop(false));
-  process.on('SIGUSR1', () => void server.stop(true));
-  process.on('SIGPIPE', () => {});
   // SIGHUP re-reads the HTTP tokens file; a file that fails to parse keeps the old tokens.
   process.on('SIGHUP', () => {
     for (const r of reloadAll()) {

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { encodeRequest, PacketType as T } from '../../src/protocol/index.js';
 import { AdminPeer, ScriptedPeer } from '../helpers/scripted-peer.js';
@@ -97,6 +98,37 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     }
   });
 }
+
+test('a signal during start-up stops the server once it is up, cleanly, instead of killing it mid-way', async () => {
+  // The queue file is held by a rollback-journal transaction, so start-up waits in the store's
+  // open (switching the file to WAL needs the lock) while the signal arrives.
+  const dataDir = mkdtempSync(join(tmpdir(), 'gearport-early-signal-'));
+  const holder = new Database(join(dataDir, 'gearport.sqlite'));
+  holder.exec('CREATE TABLE held (x); BEGIN EXCLUSIVE; INSERT INTO held VALUES (1)');
+  const port = await freePort();
+  const child = spawn(process.execPath, [gearportCli, '-p', String(port), '-L', '127.0.0.1', '--data-dir', dataDir, '--store-timeout', '20000', '--verbose', 'INFO'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, sig) => resolve([code, sig])));
+  try {
+    await new Promise((r) => setTimeout(r, 2000)); // loaded, and waiting on the lock
+    assert.equal(child.exitCode, null, `still starting; stderr: ${stderr}`);
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    holder.exec('COMMIT');
+    holder.close();
+    assert.deepEqual(await closed, [0, null], `exits by itself with 0, not killed by SIGTERM; stderr: ${stderr}`);
+    assert.deepEqual(
+      stderr.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as LogLine).msg),
+      ['gearport listening', 'gearport stopped'],
+    );
+  } finally {
+    if (holder.open) holder.close();
+    child.kill('SIGKILL');
+  }
+});
 
 type LogLine = { level: number; name: string; msg: string; [key: string]: unknown };
 
