@@ -121,6 +121,27 @@ differential('work', (scenario) => {
     }
   });
 
+  scenario('a WORK_STATUS denominator over 11 bytes: gearmand gives no reply, Gearport an ERROR; nothing is forwarded', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w, T.WORK_STATUS, ['<H1>', '1', '123456789012']);
+    if (t.kind === 'gearmand') {
+      // gearman-spec 1.6, 1.11: a command-level failure; whether the connection is then dropped
+      // is a race in multi-threaded gearmand, so only the silence is asserted.
+      await w.drainUntilEcho().catch(() => undefined);
+      assert.deepEqual(w.transcript.map((f) => t.render(f)).filter((f) => f.startsWith('ERROR')), []);
+    } else {
+      await t.expect(w, 'ERROR INVALID_ARGUMENT\0WORK_STATUS denominator too long');
+      t.send(w, T.WORK_COMPLETE, ['<H1>', 'done']);
+      await t.expect(c, 'WORK_COMPLETE <H1>\0done');
+    }
+    await t.expectNothing(c, 'no WORK_STATUS is forwarded');
+  });
+
   scenario('CAN_DO_TIMEOUT of 0 or less means no timeout; years of milliseconds are accepted; neither gets a reply', async (t) => {
     const c = await t.peer('client');
     t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
