@@ -116,12 +116,7 @@ differential('admin text protocol', (scenario) => {
   });
 
   scenario('cancel job of a running job: WORK_FAIL now; what the worker sends later', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    const w = await t.worker('worker', 'f');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    const { client: c, worker: w } = await t.runningJob();
     assert.equal(await t.admin(`CANCEL JOB ${t.names.handleOf('<H1>')}\r\n`, 'line'), 'OK\r\n');
     await t.expect(c, 'WORK_FAIL <H1>');
     t.send(w, T.WORK_DATA, ['<H1>', 'more']);

@@ -60,6 +60,20 @@ export class ScenarioContext {
     return w;
   }
 
+  /**
+   * A client's foreground job <H1> (function `f`, workload `x`) taken by a worker: the opening
+   * of every scenario about a running job.
+   */
+  async runningJob(workerName = 'worker', unique = ''): Promise<{ client: ScriptedPeer; worker: ScriptedPeer }> {
+    const client = await this.peer('client');
+    this.send(client, PacketType.SUBMIT_JOB, ['f', unique, 'x']);
+    await this.expect(client, 'JOB_CREATED <H1>');
+    const worker = await this.worker(workerName, 'f');
+    this.send(worker, PacketType.GRAB_JOB);
+    await this.expect(worker, 'JOB_ASSIGN <H1>\0f\0x');
+    return { client, worker };
+  }
+
   /** Send with handle names (`<H1>`) translated back to the real handles. */
   send(peer: ScriptedPeer, type: number, fields: readonly Field[] = []): void {
     peer.send(

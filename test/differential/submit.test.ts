@@ -191,34 +191,26 @@ differential('submit and grab', (scenario) => {
     }
   });
 
-  scenario('SUBMIT_JOB_EPOCH: a past epoch runs now, a future one waits', async (t) => {
+  scenario('SUBMIT_JOB_EPOCH: a past or negative epoch runs now; a future one waits, also beyond 2^53 s', async (t) => {
     const c = await t.peer('client');
-    const future = String(Math.floor(Date.now() / 1000) + 3600);
-    t.send(c, T.SUBMIT_JOB_EPOCH, ['f', '', future, 'later']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    t.send(c, T.SUBMIT_JOB_EPOCH, ['f', '', '1', 'now']);
-    await t.expect(c, 'JOB_CREATED <H2>');
-    const w = await t.worker('worker', 'f');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'JOB_ASSIGN <H2>\0f\0now');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'NO_JOB');
-    // The future job is queued at NORMAL (spec 2.2 prioritystatus counts future epoch jobs).
-    assert.equal(await t.listing('prioritystatus\r\n', ['f\t']), 'f\t0\t1\t0\t1\n.\n');
-  });
-
-  scenario('SUBMIT_JOB_EPOCH: a negative epoch runs now; one far beyond 2^53 s is accepted and waits', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB_EPOCH, ['f', '', '99999999999999999', 'never']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    t.send(c, T.SUBMIT_JOB_EPOCH, ['f', '', '-5', 'now']);
-    await t.expect(c, 'JOB_CREATED <H2>');
-    const w = await t.worker('worker', 'f');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'JOB_ASSIGN <H2>\0f\0now');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'NO_JOB');
-    assert.equal(await t.listing('prioritystatus\r\n', ['f\t']), 'f\t0\t1\t0\t1\n.\n');
+    const inAnHour = String(Math.floor(Date.now() / 1000) + 3600);
+    const cases = [
+      { fn: 'f', future: inAnHour, past: '1', handles: ['<H1>', '<H2>'] },
+      { fn: 'g', future: '99999999999999999', past: '-5', handles: ['<H3>', '<H4>'] },
+    ];
+    for (const { fn, future, past, handles } of cases) {
+      t.send(c, T.SUBMIT_JOB_EPOCH, [fn, '', future, 'later']);
+      await t.expect(c, `JOB_CREATED ${handles[0]}`);
+      t.send(c, T.SUBMIT_JOB_EPOCH, [fn, '', past, 'now']);
+      await t.expect(c, `JOB_CREATED ${handles[1]}`);
+      const w = await t.worker(`worker-${fn}`, fn);
+      t.send(w, T.GRAB_JOB);
+      await t.expect(w, `JOB_ASSIGN ${handles[1]}\0${fn}\0now`);
+      t.send(w, T.GRAB_JOB);
+      await t.expect(w, 'NO_JOB');
+    }
+    // The future jobs are queued at NORMAL (spec 2.2 prioritystatus counts future epoch jobs).
+    assert.equal(await t.listing('prioritystatus\r\n', ['f\t', 'g\t']), 'f\t0\t1\t0\t1\ng\t0\t1\t0\t1\n.\n');
   });
 
   scenario('reduce jobs: a reducer over 64 bytes is refused; a unique over 64 bytes is truncated by gearmand, refused by Gearport', async (t) => {

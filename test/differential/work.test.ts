@@ -99,12 +99,7 @@ differential('work', (scenario) => {
   });
 
   scenario('WORK_STATUS numbers are forwarded as sent; STATUS_RES shows them as gearmand stores them (atoi into a uint32)', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB, ['f', 'big', 'x']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    const w = await t.worker('worker', 'f');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    const { client: c, worker: w } = await t.runningJob('worker', 'big');
     const asked = (numerator: string, denominator: string, shown: string) => ({ numerator, denominator, shown });
     for (const { numerator, denominator, shown } of [
       asked('3000000000', '-5', '3000000000\x004294967291'),
@@ -122,12 +117,7 @@ differential('work', (scenario) => {
   });
 
   scenario('a WORK_STATUS denominator over 11 bytes: gearmand gives no reply, Gearport an ERROR; nothing is forwarded', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    const w = await t.worker('worker', 'f');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    const { client: c, worker: w } = await t.runningJob();
     t.send(w, T.WORK_STATUS, ['<H1>', '1', '123456789012']);
     if (t.kind === 'gearmand') {
       // gearman-spec 1.6, 1.11: a command-level failure; whether the connection is then dropped
@@ -208,23 +198,13 @@ differential('work', (scenario) => {
   });
 
   scenario('--exceptions: every connection gets WORK_EXCEPTION without asking', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    const w = await t.worker('worker', 'f');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    const { client: c, worker: w } = await t.runningJob();
     t.send(w, T.WORK_EXCEPTION, ['<H1>', 'boom']);
     await t.expect(c, 'WORK_EXCEPTION <H1>\0boom');
   }, { args: ['--exceptions'] });
 
   scenario('work packets for unknown handles, or from a connection not holding the job: JOB_NOT_FOUND', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    const holder = await t.worker('holder', 'f');
-    t.send(holder, T.GRAB_JOB);
-    await t.expect(holder, 'JOB_ASSIGN <H1>\0f\0x');
+    const { client: c, worker: holder } = await t.runningJob('holder');
     const other = await t.worker('other', 'f');
     for (const handle of ['H:nohost:999', '<H1>']) {
       t.send(other, T.WORK_DATA, [handle, 'd']);
@@ -249,12 +229,7 @@ differential('work', (scenario) => {
   });
 
   scenario('CANT_DO and RESET_ABILITIES requeue the running job; status reset', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    const w = await t.worker('worker', 'f');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    const { client: c, worker: w } = await t.runningJob();
     t.send(w, T.WORK_STATUS, ['<H1>', '5', '10']);
     await t.expect(c, 'WORK_STATUS <H1>\x005\x0010');
     t.send(w, T.CANT_DO, ['f']);
@@ -310,12 +285,7 @@ differential('work', (scenario) => {
   });
 
   scenario('-j 2: the second requeue drops the job with WORK_FAIL (handle, no NUL)', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    const dying1 = await t.worker('dying1', 'f');
-    t.send(dying1, T.GRAB_JOB);
-    await t.expect(dying1, 'JOB_ASSIGN <H1>\0f\0x');
+    const { client: c, worker: dying1 } = await t.runningJob('dying1');
     const sleeper = await t.worker('sleeper', 'f');
     t.send(sleeper, T.PRE_SLEEP);
     await t.expectNothing(sleeper);
@@ -398,12 +368,7 @@ differential('work', (scenario) => {
   });
 
   scenario('the only client disconnects while its job runs: the worker finishes unheard, no error', async (t) => {
-    const c = await t.peer('client');
-    t.send(c, T.SUBMIT_JOB, ['f', '', 'x']);
-    await t.expect(c, 'JOB_CREATED <H1>');
-    const w = await t.worker('worker', 'f');
-    t.send(w, T.GRAB_JOB);
-    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    const { client: c, worker: w } = await t.runningJob();
     await c.close();
     // Wait (bounded) until the server has seen the close: show jobs flags the job ignored.
     let listing = '';
