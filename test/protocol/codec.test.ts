@@ -8,34 +8,11 @@ import {
   encodePacket,
   encodeRequest,
   packetLayouts,
-  ownFrame,
   type Frame,
-  type OwnedFrame,
 } from '../../src/protocol/index.js';
+import { decodeAll } from './decode-all.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/[^0-9a-f]/gi, ''), 'hex');
-
-/** What a reused receive buffer holds past the bytes of this read: left-overs of earlier ones. */
-const STALE = Buffer.from('\0REQ\0\0\0\x10\0\0\0\0\nstale\n\0', 'latin1');
-
-/**
- * Decode as the server does: every chunk arrives in one reused receive buffer, larger than
- * the read, passed with the read's length; the bytes past it are stale (NULs, LFs, headers)
- * and the buffer is scribbled over after each push, so a decoder that looked past the length
- * or kept a view of the buffer would fail here.
- */
-function decodeAll(bytes: Buffer, chunkSize = bytes.length, reuseFrame = false): OwnedFrame[] {
-  const frames: OwnedFrame[] = [];
-  const decoder = new FrameDecoder(undefined, { reuseFrame });
-  const receiveBuffer = Buffer.alloc(Math.max(1, Math.min(chunkSize, bytes.length)) + STALE.length);
-  for (let i = 0; i < bytes.length; i += chunkSize) {
-    receiveBuffer.fill(STALE);
-    const n = bytes.copy(receiveBuffer, 0, i, i + chunkSize);
-    decoder.push(receiveBuffer, (f) => frames.push(ownFrame(f)), n);
-    receiveBuffer.fill(0xee);
-  }
-  return frames;
-}
 
 test('Appendix A: worked byte examples encode to the exact bytes', () => {
   assert.deepEqual(encodeRequest(T.CAN_DO, ['reverse']), hex('00524551 00000001 00000007 72657665727365'));

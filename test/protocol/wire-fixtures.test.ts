@@ -5,12 +5,12 @@ import {
   PacketBuilder,
   encodePacket,
   encodeRequest,
-  ownFrame,
   packetLayouts,
   packetName,
   type Field,
   type OwnedFrame,
 } from '../../src/protocol/index.js';
+import { decodeAll } from './decode-all.js';
 
 /**
  * Literal wire bytes for every binary packet type, checked both ways against the codec.
@@ -194,24 +194,6 @@ const FIXTURES: readonly Fixture[] = [
 ];
 
 const fieldBytes = (f: Field) => (typeof f === 'string' ? Buffer.from(f, 'latin1') : Buffer.from(f));
-
-/** What a reused receive buffer holds past the bytes of this read (as in codec.test.ts). */
-const STALE = Buffer.from('\0REQ\0\0\0\x10\0\0\0\0\nstale\n\0', 'latin1');
-
-/** Decode `bytes` fed in chunks of `chunkSize` through one reused, stale-filled receive buffer. */
-function decodeAll(bytes: Buffer, chunkSize = bytes.length, reuseFrame = false): OwnedFrame[] {
-  const frames: OwnedFrame[] = [];
-  const decoder = new FrameDecoder(undefined, { reuseFrame });
-  const receiveBuffer = Buffer.alloc(Math.max(1, Math.min(chunkSize, bytes.length)) + STALE.length);
-  for (let i = 0; i < bytes.length; i += chunkSize) {
-    receiveBuffer.fill(STALE);
-    const n = bytes.copy(receiveBuffer, 0, i, i + chunkSize);
-    decoder.push(receiveBuffer, (f) => frames.push(ownFrame(f)), n);
-    receiveBuffer.fill(0xee);
-  }
-  assert.equal(decoder.bufferedBytes, 0, 'nothing left over');
-  return frames;
-}
 
 /** The frame a fixture's bytes must decode to. */
 function expectedFrame(fx: Fixture): OwnedFrame {
