@@ -1,4 +1,5 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { FrameDecoder, PacketType, encodeRequest, packetName, type Field, type Frame } from '../protocol/index.js';
 import { ConnectionLostError, ResponseProtocolError, ServerError, TimeoutError, AbortError } from './errors.js';
 import type { ResolvedAddress } from './options.js';
@@ -58,7 +59,12 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const { signal } = options;
       if (signal?.aborted) return reject(signal.reason);
-      const socket = netConnect({ host: address.host, port: address.port });
+      const { host, port, tls } = address;
+      // TLS: connected once the handshake has verified the server, not at the TCP connect.
+      const socket =
+        tls === undefined
+          ? netConnect({ host, port })
+          : tlsConnect({ ...tls, host, port, servername: tls.servername ?? (isIP(host) === 0 ? host : undefined), rejectUnauthorized: true });
       const fail = (error: Error) => {
         cleanup();
         socket.destroy();
@@ -74,7 +80,7 @@ export class Connection {
       };
       socket.once('error', onError);
       signal?.addEventListener('abort', onAbort, { once: true });
-      socket.once('connect', () => {
+      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
         cleanup();
         resolve(new Connection(address, socket, handlers));
       });
