@@ -42,9 +42,10 @@ export class Engine extends JobTable {
     if (peer.closed) return;
     peer.closed = true;
     this.peers.delete(peer);
-    for (const reg of peer.registrations) removeWorker(reg.fn, peer);
+    const registrations = peer.registrations;
+    for (const reg of registrations) removeWorker(reg.fn, peer);
     peer.registrations = [];
-    for (const job of peer.running.toArray()) this.requeue(job);
+    this.requeueRunning(peer, registrations);
     for (const job of peer.attached.toArray()) this.detachJob(job, peer);
   }
 
@@ -202,15 +203,29 @@ export class Engine extends JobTable {
     if (fn === undefined) return;
     const index = peer.registrations.findIndex((r) => r.fn === fn);
     if (index === -1) return;
-    peer.registrations.splice(index, 1);
+    const [reg] = peer.registrations.splice(index, 1);
     removeWorker(fn, peer);
-    for (const job of peer.running.toArray()) if (job.fn === fn) this.requeue(job);
+    this.requeueRunning(peer, [reg!], false);
   }
 
   resetAbilities(peer: Peer): void {
-    for (const reg of peer.registrations) removeWorker(reg.fn, peer);
+    const registrations = peer.registrations;
+    for (const reg of registrations) removeWorker(reg.fn, peer);
     peer.registrations = [];
-    for (const job of peer.running.toArray()) this.requeue(job);
+    this.requeueRunning(peer, registrations);
+  }
+
+  /**
+   * A worker gives up the jobs it runs for `registrations` (with `all`, every job it runs) in
+   * gearmand's order, which decides who gets them next: newest registration first, and within
+   * one, the job assigned last first (its lists grow at the head). `registrations` is newest first.
+   */
+  private requeueRunning(peer: Peer, registrations: readonly Registration[], all = true): void {
+    if (peer.running.size === 0) return;
+    const lastFirst = peer.running.toArray().reverse();
+    for (const reg of registrations) for (const job of lastFirst) if (job.fn === reg.fn && job.run?.worker === peer) this.requeue(job);
+    // None should be left; if one were, it would otherwise stay running with no worker.
+    if (all) for (const job of lastFirst) if (job.run?.worker === peer) this.requeue(job);
   }
 
   /** PRE_SLEEP: true when work is waiting (send NOOP now), else the worker sleeps. */
@@ -341,10 +356,14 @@ export class Engine extends JobTable {
   /** GET_STATUS_UNIQUE: first job over all functions with this unique (spec 1.7). */
   statusByUnique(unique: string): JobStatus {
     if (unique !== '' && unique !== '-') {
+      // The newest job with that unique, in any function: gearmand's hash bucket lists new
+      // jobs first, and its lookup takes the first match (spec 1.7).
+      let newest: Job | undefined;
       for (const fn of this.functions.values()) {
         const job = fn.byCoalesceKey.get(unique);
-        if (job !== undefined) return statusOf(job);
+        if (job !== undefined && (newest === undefined || job.id > newest.id)) newest = job;
       }
+      return statusOf(newest);
     }
     return statusOf(undefined);
   }

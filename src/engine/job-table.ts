@@ -121,7 +121,9 @@ export class JobTable {
   protected attach(job: Job, peer: Peer): void {
     // Joining an abandoned running job revives it (gearmand leaves the newcomer hanging, spec 7 B5).
     if (job.run !== undefined) job.run.ignored = false;
-    if (peer.attached.has(job)) return;
+    // One attachment per foreground submission, also a connection's second one of the same job:
+    // gearmand then forwards every WORK_* twice, and a client with two tasks of that handle
+    // (libgearman) waits for both (spec 1.3, 1.5 step 6).
     job.clients = job.clients === NO_CLIENTS ? [peer] : [...job.clients, peer];
     peer.attached.add(job);
   }
@@ -309,8 +311,7 @@ export class JobTable {
 
   protected detachJob(job: Job, peer: Peer): void {
     peer.attached.delete(job);
-    const index = job.clients.indexOf(peer);
-    if (index !== -1) job.clients = job.clients.filter((_, i) => i !== index);
+    if (job.clients.includes(peer)) job.clients = job.clients.filter((client) => client !== peer);
     if (job.clients.length > 0 || job.background) return;
     if (job.run !== undefined) job.run.ignored = true;
     else this.destroy(job);

@@ -215,8 +215,6 @@ interface PeerState {
   readonly running: Map<string, string>;
   /** Worker: PRE_SLEEP sent since its last GRAB_JOB*. */
   sleptSinceGrab: boolean;
-  /** Client: live jobs it waits on, handle name → what it submitted. */
-  readonly attached: Map<string, { fn: string; unique: string; data: string }>;
 }
 
 /** One scenario on one server: fresh peers, each operation followed by barriers. */
@@ -244,7 +242,7 @@ class Run {
 
   private async newPeer(name: string, worker: boolean): Promise<PeerState> {
     const peer = await this.ctx.peer(name);
-    const state: PeerState = { peer, name, worker, exceptions: false, registrations: [], assigned: [], running: new Map(), sleptSinceGrab: false, attached: new Map() };
+    const state: PeerState = { peer, name, worker, exceptions: false, registrations: [], assigned: [], running: new Map(), sleptSinceGrab: false };
     this.all.push(state);
     return state;
   }
@@ -291,8 +289,6 @@ class Run {
           if (!p.assigned.includes(handle)) p.assigned.push(handle);
           p.running.set(handle, frame.fields[1]!);
         }
-        // A client's wait ends with the job's last packet (no disconnects, cancels or retry limits here).
-        if (!p.worker && ['WORK_COMPLETE', 'WORK_FAIL', 'WORK_EXCEPTION'].includes(frame.name)) p.attached.delete(handle);
       }
     }
     return received.get(actor ?? others[0]!)!;
@@ -360,50 +356,17 @@ class Run {
   }
 
   /**
-   * Found by this test, not in README (reported): GET_STATUS_UNIQUE when jobs of both
-   * functions have the unique. Spec 1.7 says "the first match wins"; gearmand's match is the
-   * newest such job (`gearman_server_job_get_by_unique` walks a unique-hash bucket, and
-   * GEARMAND_HASH_ADD prepends), Gearport's is the job of the function created first.
-   */
-  private async uniqueInBothFunctions(unique: string): Promise<boolean> {
-    if (unique === '' || unique === '-') return false;
-    const listing = await this.ctx.admin('show unique jobs\r\n', 'listing');
-    return listing.split('\n').filter((line) => line === unique).length >= 2;
-  }
-
-  /**
-   * Found by this test, not in README (reported): a client's foreground submit that coalesces
-   * onto a job the same connection already waits on. gearmand adds a second attachment (spec
-   * 1.3 "created for each foreground submission, including submissions that coalesce"; 1.5
-   * step 6), so that client gets every later WORK_* twice and STATUS_RES_UNIQUE counts it
-   * twice; Gearport attaches a connection once.
-   */
-  private wouldAttachTwice(client: PeerState, fn: string, unique: string, data: string): boolean {
-    for (const job of client.attached.values()) {
-      if (job.fn !== fn) continue;
-      if (unique !== '' && unique !== '-' && job.unique === unique) return true;
-      if (unique === '-' && data !== '' && job.unique === '-' && job.data === data) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Why a CANT_DO / RESET_ABILITIES dropping `functions` is not sent, if it is not: two shapes
-   * found by this test, not in README (reported).
-   *
-   * - The worker sleeps and runs a job of a dropped function. gearmand's
-   *   `gearman_server_worker_free` requeues the job (spec 1.8: wake-up NOOPs) before it unlinks
-   *   the registration, so the worker giving the job up gets a NOOP for a function it no longer
-   *   does (and, its NOOP spent, none for its next wake-up); Gearport does not wake it.
-   * - The worker runs two or more jobs of one dropped function. Spec 1.8 appends each to the
-   *   tail of its queue but says nothing of their order: gearmand requeues a registration's
-   *   jobs newest-assigned first (its job list is a LIFO, GEARMAND_LIST_ADD), Gearport in the
-   *   order they were assigned, so the next grabs take them in opposite orders.
+   * README compatibility row 17: a worker asleep (PRE_SLEEP since its last grab) that gives up
+   * a job by CANT_DO / RESET_ABILITIES. gearmand's `gearman_server_worker_free` requeues the job
+   * (spec 1.8: wake-up NOOPs) before it unlinks the registration, so that worker gets a NOOP for
+   * a function it no longer does (and, its NOOP spent, none for its next wake-up); Gearport does
+   * not wake it. (Found by this test; so were three differences since fixed in Gearport: a
+   * client coalescing onto its own job twice, GET_STATUS_UNIQUE across functions, and the order
+   * a worker's jobs are requeued in.)
    */
   private static requeueDiffers(worker: PeerState, functions: readonly string[]): string | undefined {
     const requeued = [...worker.running.values()].filter((fn) => functions.includes(fn));
-    if (worker.sleptSinceGrab && requeued.length > 0) return 'asleep with a job it gives up: found by this test, see requeueDiffers';
-    if (requeued.some((fn, i) => requeued.indexOf(fn) !== i)) return 'gives up two jobs of one function: found by this test, see requeueDiffers';
+    if (worker.sleptSinceGrab && requeued.length > 0) return 'asleep with a job it gives up: README compatibility row 17';
     return undefined;
   }
 
@@ -431,11 +394,8 @@ class Run {
         const types = SUBMIT_TYPES[op.priority];
         const [fn, unique, data] = [this.fn(op.fn), UNIQUES[op.unique]!, WORKLOADS[op.data]!];
         const text = `${background ? types.bgName : types.fgName} ${FUNCTIONS[op.fn]!} ${show(unique)} ${show(data)}`;
-        if (!background && this.wouldAttachTwice(peer, fn, unique, data)) return skip(peer, text, 'it already waits on that job: found by this test, see wouldAttachTwice');
         say(peer, text);
-        const frames = await send(peer, background ? types.bg : types.fg, [fn, unique, data]);
-        const created = frames.find((f) => f.name === 'JOB_CREATED');
-        if (!background && created !== undefined) peer.attached.set(this.ctx.names.normalize(created.fields[0]!), { fn, unique, data });
+        await send(peer, background ? types.bg : types.fg, [fn, unique, data]);
         return;
       }
       case 'grab': {
@@ -521,7 +481,6 @@ class Run {
         const peer = anyPeer(op.peer);
         const unique = STATUS_UNIQUES[op.unique]!;
         const text = `GET_STATUS_UNIQUE ${show(unique)}`;
-        if (await this.uniqueInBothFunctions(unique)) return skip(peer, text, 'jobs of both functions have it: found by this test, see uniqueInBothFunctions');
         say(peer, text);
         await send(peer, T.GET_STATUS_UNIQUE, [unique]);
         return;

@@ -82,6 +82,45 @@ differential('submit and grab', (scenario) => {
     assert.equal(await t.listing('show unique jobs\r\n'), '\n\n\n.\n');
   });
 
+  scenario('a client coalescing onto its own job is attached twice: every WORK_* twice, counted twice', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', 'twice', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.SUBMIT_JOB_HIGH, ['f', 'twice', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.GET_STATUS_UNIQUE, ['twice']);
+    await t.expect(c, 'STATUS_RES_UNIQUE twice\x001\x000\x000\x000\x002');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0f\0x');
+    t.send(w, T.WORK_DATA, ['<H1>', 'part']);
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'done']);
+    // Spec 1.3, 1.5 step 6: one attachment per foreground submission, also from one connection
+    // (a libgearman client with two tasks of the handle waits for one packet each).
+    await t.expect(c, 'WORK_DATA <H1>\0part');
+    await t.expect(c, 'WORK_DATA <H1>\0part');
+    await t.expect(c, 'WORK_COMPLETE <H1>\0done');
+    await t.expect(c, 'WORK_COMPLETE <H1>\0done');
+    await t.expectNothing(c);
+  });
+
+  scenario('GET_STATUS_UNIQUE of a unique in two functions answers for the newest job', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB, ['f', 'shared', 'x']); // f is the older function
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.SUBMIT_JOB_BG, ['g', 'shared', 'y']);
+    await t.expect(c, 'JOB_CREATED <H2>');
+    t.send(c, T.GET_STATUS_UNIQUE, ['shared']);
+    await t.expect(c, 'STATUS_RES_UNIQUE shared\x001\x000\x000\x000\x000'); // g's: no client attached
+    const w = await t.worker('worker', 'g');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H2>\0g\0y');
+    t.send(w, T.WORK_COMPLETE, ['<H2>', '']);
+    await t.expectNothing(w);
+    t.send(c, T.GET_STATUS_UNIQUE, ['shared']);
+    await t.expect(c, 'STATUS_RES_UNIQUE shared\x001\x000\x000\x000\x001'); // f's again
+  });
+
   scenario('a 65-byte unique is refused with ARGUMENT_TOO_LARGE; no job is created', async (t) => {
     const c = await t.peer('client');
     t.send(c, T.SUBMIT_JOB, ['f', 'u'.repeat(65), 'x']);

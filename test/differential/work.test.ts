@@ -98,6 +98,34 @@ differential('work', (scenario) => {
     assert.equal(await t.listing('status\r\n', ['f\t']), 'f\t0\t0\t1\n.\n');
   });
 
+  scenario('a worker giving up jobs (CANT_DO, RESET_ABILITIES, disconnect) requeues the last assigned first', async (t) => {
+    const c = await t.peer('client');
+    let n = 0;
+    for (const giveUp of ['CANT_DO', 'RESET_ABILITIES', 'disconnect'] as const) {
+      const [first, second] = [`<H${++n}>`, `<H${++n}>`];
+      t.send(c, T.SUBMIT_JOB_BG, ['f', '', `${giveUp}-a`]);
+      await t.expect(c, `JOB_CREATED ${first}`);
+      t.send(c, T.SUBMIT_JOB_BG, ['f', '', `${giveUp}-b`]);
+      await t.expect(c, `JOB_CREATED ${second}`);
+      const holder = await t.worker(`holder-${giveUp}`, 'f');
+      t.send(holder, T.GRAB_JOB);
+      await t.expect(holder, `JOB_ASSIGN ${first}\0f\0${giveUp}-a`);
+      t.send(holder, T.GRAB_JOB);
+      await t.expect(holder, `JOB_ASSIGN ${second}\0f\0${giveUp}-b`);
+      if (giveUp === 'disconnect') await holder.close();
+      else t.send(holder, giveUp === 'CANT_DO' ? T.CANT_DO : T.RESET_ABILITIES, giveUp === 'CANT_DO' ? ['f'] : []);
+      // gearmand's job lists grow at the head, so the job assigned last is requeued first.
+      const next = await t.worker(`next-${giveUp}`, 'f');
+      t.send(next, T.GRAB_JOB);
+      await t.expect(next, `JOB_ASSIGN ${second}\0f\0${giveUp}-b`);
+      t.send(next, T.GRAB_JOB);
+      await t.expect(next, `JOB_ASSIGN ${first}\0f\0${giveUp}-a`);
+      t.send(next, T.WORK_COMPLETE, [first, '']);
+      t.send(next, T.WORK_COMPLETE, [second, '']);
+      await t.expectNothing(next);
+    }
+  });
+
   scenario('WORK_STATUS numbers are forwarded as sent; STATUS_RES shows them as gearmand stores them (atoi into a uint32)', async (t) => {
     const { client: c, worker: w } = await t.runningJob('worker', 'big');
     const asked = (numerator: string, denominator: string, shown: string) => ({ numerator, denominator, shown });
