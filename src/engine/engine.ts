@@ -1,5 +1,5 @@
 import type { StoredJob } from '../store/types.js';
-import { coalesceKeyOf, jobCost, statusOf } from './job-keys.js';
+import { ATTACHMENT_BYTES, coalesceKeyOf, jobCost, statusOf } from './job-keys.js';
 import { statusNumber } from '../protocol/c-numbers.js';
 import { EngineErrors } from './errors.js';
 import type { FunctionState } from './function-state.js';
@@ -77,7 +77,12 @@ export class Engine extends JobTable {
       const existing = fn.byCoalesceKey.get(coalesceKey);
       if (existing !== undefined && (req.unique !== '-' || existing.data.equals(req.data))) {
         // Coalesced: same handle back; data, priority and background flag are ignored.
-        if (!req.background && peer !== undefined) this.attach(existing, peer);
+        if (!req.background && peer !== undefined) {
+          if (this.options.maxJobBytes > 0 && this.memoryBytes + ATTACHMENT_BYTES > this.options.maxJobBytes) {
+            return { ok: false, error: EngineErrors.memoryFull };
+          }
+          this.attach(existing, peer);
+        }
         return { ok: true, job: existing, coalesced: true, durable: existing.persistWait };
       }
     }

@@ -6,6 +6,8 @@ import type { JobStatus } from './types.js';
 const DIRECT_KEY_BYTES = 64;
 /** Memory a job costs beyond its workload: the object, its handle and index entries. */
 const JOB_OVERHEAD_BYTES = 320;
+/** Memory one client attachment costs (its slot in the job's list and the connection's set). */
+export const ATTACHMENT_BYTES = 16;
 
 export function statusOf(job: Job | undefined): JobStatus {
   if (job === undefined) return { known: false, running: false, numerator: 0, denominator: 0, clients: 0 };

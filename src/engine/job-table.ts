@@ -4,6 +4,7 @@ import { EpochSchedule } from './epoch-schedule.js';
 import { FunctionState } from './function-state.js';
 import { JobIndex } from './job-index.js';
 import { JobRun, JobState, NO_CLIENTS, type Job } from './job.js';
+import { ATTACHMENT_BYTES } from './job-keys.js';
 import type { Peer } from './peer.js';
 import { systemClock, type Clock } from './types.js';
 
@@ -123,8 +124,11 @@ export class JobTable {
     if (job.run !== undefined) job.run.ignored = false;
     // One attachment per foreground submission, also a connection's second one of the same job:
     // gearmand then forwards every WORK_* twice, and a client with two tasks of that handle
-    // (libgearman) waits for both (spec 1.3, 1.5 step 6).
-    job.clients = job.clients === NO_CLIENTS ? [peer] : [...job.clients, peer];
+    // (libgearman) waits for both (spec 1.3, 1.5 step 6). One connection can so attach without
+    // end: appended in place (a copy each would be quadratic), and counted in the job budget.
+    if (job.clients === NO_CLIENTS) job.clients = [peer];
+    else job.clients.push(peer);
+    this.memoryBytes += ATTACHMENT_BYTES;
     peer.attached.add(job);
   }
 
@@ -270,6 +274,7 @@ export class JobTable {
   /** No client waits on the job any more. */
   protected dropClients(job: Job): void {
     for (const client of job.clients) client.attached.delete(job);
+    this.memoryBytes -= job.clients.length * ATTACHMENT_BYTES;
     job.clients = NO_CLIENTS;
   }
 
@@ -311,7 +316,11 @@ export class JobTable {
 
   protected detachJob(job: Job, peer: Peer): void {
     peer.attached.delete(job);
-    if (job.clients.includes(peer)) job.clients = job.clients.filter((client) => client !== peer);
+    if (job.clients.includes(peer)) {
+      const before = job.clients.length;
+      job.clients = job.clients.filter((client) => client !== peer);
+      this.memoryBytes -= (before - job.clients.length) * ATTACHMENT_BYTES;
+    }
     if (job.clients.length > 0 || job.background) return;
     if (job.run !== undefined) job.run.ignored = true;
     else this.destroy(job);

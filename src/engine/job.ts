@@ -19,7 +19,8 @@ export type JobState = (typeof JobState)[keyof typeof JobState];
  * Shared by every job nobody waits on (background jobs): one array less per job for the
  * garbage collector to copy. Never mutated; `attach` gives a job its own array.
  */
-export const NO_CLIENTS: readonly Peer[] = Object.freeze([]);
+/** No client: shared and frozen, so an append to it (instead of a new array) throws. */
+export const NO_CLIENTS = Object.freeze([]) as unknown as Peer[];
 
 /**
  * A job in memory. Fields are engine-private; listeners see it as a JobView. Kept small:
@@ -49,7 +50,7 @@ export class Job implements JobView, StoredJob {
   persistWait: Promise<void> | undefined = undefined;
   state: JobState;
   /** Foreground clients waiting on it, oldest first (forwarded newest first, as gearmand). */
-  clients: readonly Peer[] = NO_CLIENTS;
+  clients: Peer[] = NO_CLIENTS;
   /** While a worker runs it; what only a running job has lives there, not in every queued job. */
   run: JobRun | undefined = undefined;
   retries = 0;

@@ -372,6 +372,28 @@ test('the job memory budget refuses new work and recovers when jobs finish', () 
   assert.ok(engine.submit(c.peer, job('f', 'y'.repeat(3000))).ok);
 });
 
+test('a connection attaching to one job again and again is bounded by the job memory budget, which recovers', () => {
+  const { engine, peer } = setup({ maxJobBytes: 1000 });
+  const c = peer();
+  const first = engine.submit(c.peer, job('f', 'x', { unique: 'u' }));
+  assert.ok(first.ok);
+  let attached = 1;
+  for (;;) {
+    const again = engine.submit(c.peer, job('f', 'x', { unique: 'u' }));
+    if (!again.ok) {
+      assert.equal(again.error.text, 'Job memory budget is full');
+      break;
+    }
+    assert.equal(again.job, first.job, 'coalesced');
+    attached++;
+    assert.ok(attached < 1000, 'refused long before 1000 attachments');
+  }
+  assert.ok(attached > 10, `attached ${attached} times`);
+  assert.equal(engine.status(first.job.handle).clients, attached, 'every attachment counted, as gearmand does');
+  engine.disconnect(c.peer); // the queued job nobody waits for is withdrawn, with its attachments
+  assert.equal(engine.memoryBytes, 0);
+});
+
 test('the function limit reclaims idle functions first, then refuses', () => {
   const { engine, peer } = setup({ maxFunctions: 2 });
   const c = peer();
