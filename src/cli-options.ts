@@ -106,7 +106,7 @@ function buildProgram(): Command {
     .option('--max-output-buffer <bytes>', 'unsent output at which a slow reader is disconnected', size, d.maxOutputBuffer)
     .option('--silent-timeout <ms>', 'close connections that send nothing for this long after connecting, or that stall this long mid-packet or without reading their replies', integer(1, 2 ** 31 - 1), d.silentConnectionTimeoutMs)
     .option('--max-queue <n>', 'default maxqueue of every function (0 = unlimited)', integer(0, 2 ** 31 - 1), d.defaultMaxQueue)
-    .option('--max-job-memory <bytes>', 'workload bytes all jobs may hold in memory (0 = unlimited)', size, d.maxJobBytes)
+    .option('--max-job-memory <bytes>', 'bytes all jobs may hold in memory: workloads, 320 per job, 16 per waiting client (0 = unlimited)', size, d.maxJobBytes)
     .option('--max-functions <n>', 'distinct function names kept (0 = unlimited)', integer(0, 10_000_000), d.maxFunctions)
     .option('--shutdown-timeout <ms>', 'graceful shutdown waits this long for running jobs', integer(1, 2 ** 31 - 1), d.shutdownTimeoutMs)
     // limits of the HTTP front
