@@ -112,8 +112,14 @@ differential('work', (scenario) => {
       await t.expect(holder, `JOB_ASSIGN ${first}\0f\0${giveUp}-a`);
       t.send(holder, T.GRAB_JOB);
       await t.expect(holder, `JOB_ASSIGN ${second}\0f\0${giveUp}-b`);
-      if (giveUp === 'disconnect') await holder.close();
-      else t.send(holder, giveUp === 'CANT_DO' ? T.CANT_DO : T.RESET_ABILITIES, giveUp === 'CANT_DO' ? ['f'] : []);
+      if (giveUp === 'disconnect') {
+        await holder.close();
+        // Processed on the server's own time: wait until nothing runs (status: total, running).
+        for (let i = 0; i < 100 && !(await t.listing('status\r\n', ['f\t'])).startsWith('f\t2\t0\t'); i++) await new Promise((r) => setTimeout(r, 20));
+      } else {
+        t.send(holder, giveUp === 'CANT_DO' ? T.CANT_DO : T.RESET_ABILITIES, giveUp === 'CANT_DO' ? ['f'] : []);
+        await t.expectNothing(holder); // handled before the next worker grabs (gearmand: another thread)
+      }
       // gearmand's job lists grow at the head, so the job assigned last is requeued first.
       const next = await t.worker(`next-${giveUp}`, 'f');
       t.send(next, T.GRAB_JOB);
