@@ -319,7 +319,9 @@ export class Engine extends JobTable {
     if (job === undefined) return EngineErrors.workResultNotFound;
     const run = job.run!; // heldBy: a worker runs it
     run.numerator = statusNumber(numerator.toString('latin1'));
-    run.denominator = statusNumber(denominator.toString('latin1'));
+    // gearmand copies the denominator into an 11-byte buffer with snprintf, so it reads at most
+    // 10 characters of it (and refuses more than 11: the dispatcher's check).
+    run.denominator = statusNumber(denominator.toString('latin1', 0, 10));
     this.forward(job, Forward.status, numerator, denominator);
     return undefined;
   }

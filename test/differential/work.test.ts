@@ -140,6 +140,7 @@ differential('work', (scenario) => {
       asked('4294967303', ' +12abc', '7\x0012'), // 2^32 + 7; leading blank, sign, trailing text
       asked('99999999999', 'n/a', '1215752191\x000'), // 10^11 - 1 mod 2^32; no digits is 0
       asked('-99999999999', '', '3079215105\x000'),
+      asked('1', '12345678901', '1\x001234567890'), // gearmand reads 10 characters of a denominator
     ]) {
       t.send(w, T.WORK_STATUS, ['<H1>', numerator, denominator]);
       await t.expect(c, `WORK_STATUS <H1>\x00${numerator}\x00${denominator}`);
