@@ -78,9 +78,7 @@ export class Engine extends JobTable {
       if (existing !== undefined && (req.unique !== '-' || existing.data.equals(req.data))) {
         // Coalesced: same handle back; data, priority and background flag are ignored.
         if (!req.background && peer !== undefined) {
-          if (this.options.maxJobBytes > 0 && this.memoryBytes + ATTACHMENT_BYTES > this.options.maxJobBytes) {
-            return { ok: false, error: EngineErrors.memoryFull };
-          }
+          if (!this.fitsBudget(ATTACHMENT_BYTES)) return { ok: false, error: EngineErrors.memoryFull };
           this.attach(existing, peer);
         }
         return { ok: true, job: existing, coalesced: true, durable: existing.persistWait };
@@ -90,8 +88,8 @@ export class Engine extends JobTable {
     const limit = fn.maxQueue[req.priority];
     if (limit > 0 && fn.total >= limit) return { ok: false, error: EngineErrors.queueFull };
     const cost = jobCost(req.data, req.unique);
-    const { maxJobBytes, store } = this.options;
-    if (maxJobBytes > 0 && this.memoryBytes + cost > maxJobBytes) return { ok: false, error: EngineErrors.memoryFull };
+    if (!this.fitsBudget(req.background ? cost : cost + ATTACHMENT_BYTES)) return { ok: false, error: EngineErrors.memoryFull };
+    const { store } = this.options;
 
     const when = req.when ?? 0;
     const persist = req.background && store !== undefined;
@@ -210,7 +208,7 @@ export class Engine extends JobTable {
     if (index === -1) return;
     const [reg] = peer.registrations.splice(index, 1);
     removeWorker(fn, peer);
-    this.requeueRunning(peer, [reg!], false);
+    this.requeueRunning(peer, [reg!]);
   }
 
   resetAbilities(peer: Peer): void {
@@ -221,16 +219,21 @@ export class Engine extends JobTable {
   }
 
   /**
-   * A worker gives up the jobs it runs for `registrations` (with `all`, every job it runs) in
-   * gearmand's order, which decides who gets them next: newest registration first, and within
-   * one, the job assigned last first (its lists grow at the head). `registrations` is newest first.
+   * A worker gives up the jobs it runs for `registrations` (newest first) in gearmand's order,
+   * which decides who gets them next: newest registration first, and within one, the job
+   * assigned last first (its lists grow at the head). Every running job has its registration:
+   * a grab goes through one, and dropping one (CANT_DO, RESET_ABILITIES, disconnect) comes here.
    */
-  private requeueRunning(peer: Peer, registrations: readonly Registration[], all = true): void {
+  private requeueRunning(peer: Peer, registrations: readonly Registration[]): void {
     if (peer.running.size === 0) return;
     const lastFirst = peer.running.toArray().reverse();
-    for (const reg of registrations) for (const job of lastFirst) if (job.fn === reg.fn && job.run?.worker === peer) this.requeue(job);
-    // None should be left; if one were, it would otherwise stay running with no worker.
-    if (all) for (const job of lastFirst) if (job.run?.worker === peer) this.requeue(job);
+    for (const reg of registrations) for (const job of lastFirst) if (job.fn === reg.fn) this.requeue(job);
+  }
+
+  /** Whether `bytes` more stay within the job memory budget (--max-job-memory; 0 = none). */
+  private fitsBudget(bytes: number): boolean {
+    const max = this.options.maxJobBytes;
+    return max === 0 || this.memoryBytes + bytes <= max;
   }
 
   /** PRE_SLEEP: true when work is waiting (send NOOP now), else the worker sleeps. */
