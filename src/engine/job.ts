@@ -17,9 +17,8 @@ export type JobState = (typeof JobState)[keyof typeof JobState];
 
 /**
  * Shared by every job nobody waits on (background jobs): one array less per job for the
- * garbage collector to copy. Never mutated; `attach` gives a job its own array.
+ * garbage collector to copy. Frozen: `attach` gives a job its own array before appending.
  */
-/** No client: shared and frozen, so an append to it (instead of a new array) throws. */
 export const NO_CLIENTS = Object.freeze([]) as unknown as Peer[];
 
 /**

@@ -104,10 +104,15 @@ class LongTimer {
   }
 
   private arm(): NodeJS.Timeout {
-    const left = this.due - Date.now();
-    const t = setTimeout(() => (this.due - Date.now() > 0 ? (this.timeout = this.arm()) : this.fn()), Math.min(Math.max(left, 0), MAX_TIMEOUT_MS));
+    const left = Math.max(this.due - Date.now(), 0);
+    const t = setTimeout(() => this.fire(), Math.min(left, MAX_TIMEOUT_MS));
     t.unref();
     return t;
+  }
+
+  private fire(): void {
+    if (Date.now() < this.due) this.timeout = this.arm();
+    else this.fn();
   }
 
   clear(): void {
