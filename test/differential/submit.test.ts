@@ -252,6 +252,22 @@ differential('submit and grab', (scenario) => {
     assert.equal(await t.listing('prioritystatus\r\n', ['f\t', 'g\t']), 'f\t0\t1\t0\t1\ng\t0\t1\t0\t1\n.\n');
   });
 
+  scenario('a job not yet due alone in NORMAL, and a LOW job: gearmand 1.1 hands out nothing, Gearport the LOW job', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_EPOCH, ['f', '', '99999999999', 'later']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.SUBMIT_JOB_LOW_BG, ['f', '', 'low']);
+    await t.expect(c, 'JOB_CREATED <H2>');
+    const w = await t.worker('worker', 'f');
+    t.send(w, T.PRE_SLEEP);
+    await t.expect(w, 'NOOP'); // work is waiting, on both
+    t.send(w, T.GRAB_JOB);
+    // gearman-spec 1.4 [1.1.x]: gearmand scans only the function's first non-empty priority
+    // list, NORMAL, where nothing is due yet, so its workers spin (NOOP, NO_JOB) until then;
+    // Gearport skips jobs not yet due, as gearmand 2.0 does (found by random.test.ts).
+    await t.expect(w, t.per({ gearmand: 'NO_JOB', gearport: 'JOB_ASSIGN <H2>\0f\0low' }));
+  });
+
   scenario('reduce jobs: a reducer over 64 bytes is refused; a unique over 64 bytes is truncated by gearmand, refused by Gearport', async (t) => {
     const c = await t.peer('client');
     t.send(c, T.SUBMIT_REDUCE_JOB_BACKGROUND, ['f', 'u', 'r'.repeat(65), '', 'x']);
