@@ -1,24 +1,48 @@
 /**
  * Property-based differential test: fast-check generates random interleavings of Gearman
- * operations over a few clients and workers (submits of every priority, foreground and
- * background, grabs, sleeps, registrations, work results, status queries, options, echoes and
- * admin listings), runs each sequence on gearmand 1.1.20 and on Gearport, and compares what
- * every peer received, byte for byte after the harness's normalization (handles `<H1>`...,
- * fds in `workers`, listing order).
+ * operations over a few clients and workers, runs each sequence on gearmand 1.1.20 and on
+ * Gearport, and compares what every peer received, byte for byte after the harness's
+ * normalization (handles `<H1>`..., fds in `workers`, listing order).
+ *
+ * The grammar: submits of every priority, foreground and background (also from workers);
+ * SUBMIT_JOB_EPOCH with a past, zero, negative, non-numeric and far-future epoch (far-future
+ * jobs in a function of their own, see LATER);
+ * SUBMIT_REDUCE_JOB and SUBMIT_REDUCE_JOB_BACKGROUND (empty, short, 64- and 65-byte reducers);
+ * GRAB_JOB, GRAB_JOB_UNIQ and GRAB_JOB_ALL; PRE_SLEEP; CAN_DO / CAN_DO_TIMEOUT 0 / CANT_DO /
+ * RESET_ABILITIES; every WORK_* result, WORK_STATUS with negative, 32- and 64-bit-overflowing,
+ * non-numeric and 11-byte numbers; GET_STATUS, GET_STATUS_UNIQUE, OPTION_REQ, ECHO_REQ;
+ * SET_CLIENT_ID of up to 130 bytes; admin listings and `maxqueue` in every argument shape (then
+ * submits meet the full queue); a worker disconnecting while it holds jobs (they are requeued,
+ * or fail once `--job-retries` is reached: both servers run with JOB_RETRIES) and a
+ * replacement worker connecting a few operations later; a client disconnecting while its
+ * foreground jobs run, or are queued and shared with another client (a replacement client
+ * connects at once).
  *
  * Determinism: after every operation an ECHO barrier on the acting peer, then on every other
  * peer, collects everything the operation produced, so a transcript is a function of the
  * sequence and not of timing (gearman-spec 1.3: one processing thread, per-connection FIFO
- * output; gearmand's I/O threads only matter for the command-level failures of 1.11, which
- * are never generated here, so gearmand keeps its default threads).
+ * output). gearmand keeps its default I/O threads, so a closed connection is handled on the
+ * processing thread at some later point, maybe after packets other connections sent later
+ * (and its `workers` row disappears before that: `gearman_server_con_attempt_free`, on the I/O
+ * thread, clears the address the listing needs). A disconnect therefore waits: the closing peer first registers a marker function (CAN_DO
+ * `<run>bye`, confirmed by its own ECHO), closes, and the run polls `status` until the marker's
+ * worker count is 0. The processing thread frees a dead connection's registrations and client
+ * attachments in one step (requeues and wake-up NOOPs included), and `status` runs on that
+ * thread too, so a 0 there means the close is fully handled; bounded by WAIT_MS, after which
+ * the run fails saying which server and which peer. Nothing else here depends on time: no
+ * CAN_DO_TIMEOUT other than 0, and the only future epoch is centuries away.
  *
  * The differences listed in README "Compatibility notes" are never generated, nor are the
  * ones this test found that README does not list yet (the guards in `Run`, each citing the
  * spec): a failure here is a difference nobody has looked at.
  *
- * One gearmand and one Gearport serve every run. Each run has its own function names and
- * client ids (`r<N>_`, normalized away), and ends with a sweep that leaves no job behind, so
- * runs cannot see each other.
+ * One gearmand and one Gearport serve every run. Each run has its own function names, client
+ * ids and uniques (`r<N>_`, normalized away), and ends with a sweep that leaves no job behind,
+ * so runs cannot see each other. The one exception is gearmand's far-future epoch jobs: the
+ * sweep cancels them, but gearmand keeps a cancelled queued job until a grab meets it (README
+ * row 7) and a grab never meets a job whose time has not come (spec 1.4), so they outlive their
+ * run there. They are the only jobs allowed to (in gearmand only), and listings skip other
+ * runs' handles and uniques.
  *
  * Replay or explore: GEARPORT_FUZZ_SEED=<n> (default fixed), GEARPORT_FUZZ_RUNS=<n>,
  * GEARPORT_FUZZ_OPS=<most operations per run>.
@@ -32,15 +56,33 @@ import { AdminPeer, ScriptedPeer, type ReceivedFrame } from '../helpers/scripted
 import { normalizeWorkersListing, sortListing } from '../helpers/normalize.js';
 
 const SEED = Number(process.env.GEARPORT_FUZZ_SEED ?? 20261130);
-const NUM_RUNS = Number(process.env.GEARPORT_FUZZ_RUNS ?? 100);
-const MAX_OPS = Number(process.env.GEARPORT_FUZZ_OPS ?? 30);
+const NUM_RUNS = Number(process.env.GEARPORT_FUZZ_RUNS ?? 150);
+const MAX_OPS = Number(process.env.GEARPORT_FUZZ_OPS ?? 40);
 /** Every wait on a server is bounded by this (a healthy reply takes well under 10 ms). */
 const WAIT_MS = 3000;
+/** Both servers run with `--job-retries` this: the second time a job is given up it fails. */
+const JOB_RETRIES = 2;
+const SERVER_ARGS = ['--job-retries', String(JOB_RETRIES)];
 
 // ---- the generated model -------------------------------------------------------------
 
 const FUNCTIONS = ['f', 'g'] as const;
-/** Short uniques only: 64-byte ones differ on purpose (README row 1, spec 7 B3). */
+/**
+ * Far-future epoch jobs go to a function of their own, which no worker registers and no other
+ * submit names. Found by this test, a gearmand 1.1 quirk (README compatibility row 19, spec 1.4
+ * [1.1.x]: its GRAB_JOB scans only the first non-empty priority list of a function): a job not
+ * yet due, alone in NORMAL, hides the function's LOW jobs from every grab (NO_JOB) for as long
+ * as it waits, so not even the sweep could take them; Gearport, like gearmand 2.0, skips jobs
+ * not yet due and takes the LOW one. A function without workers never meets it.
+ */
+const LATER = 'later';
+/** The function a closing peer registers so the run can see its close handled (Run.disconnect). */
+const BYE = 'bye';
+/**
+ * Short uniques only: 64-byte ones differ on purpose (README row 1, spec 7 B3). `u1`, `u2`
+ * and `zz` are sent with the run's prefix (uniques are global to a server: GET_STATUS_UNIQUE
+ * looks in every function, and gearmand keeps far-future jobs past their run).
+ */
 const UNIQUES = ['', '-', 'u1', 'u2'] as const;
 const STATUS_UNIQUES = ['', '-', 'u1', 'u2', 'zz'] as const;
 /**
@@ -56,8 +98,37 @@ const OPTIONS = ['exceptions', 'EXCEPTIONS', 'nope'] as const;
 const ADMIN_COMMANDS = ['status', 'prioritystatus', 'show jobs', 'show unique jobs', 'workers'] as const;
 const RESULTS = ['WORK_DATA', 'WORK_WARNING', 'WORK_STATUS', 'WORK_COMPLETE', 'WORK_FAIL', 'WORK_EXCEPTION'] as const;
 const RESULT_PAYLOADS = ['d', '', 'p\0q'] as const;
-/** WORK_STATUS numbers: small, so the denominator stays far from 11 bytes (README row 14). */
-const STATUS_NUMBERS = [['1', '2'], ['0', '0'], ['3', '10'], ['7', '7']] as const;
+/**
+ * WORK_STATUS numbers (spec 1.6: atoi into a uint32, forwarded as sent): small ones, negative,
+ * past 32 and past 64 bits, blanks and signs, no digits. The numerator has no length limit.
+ */
+const NUMERATORS = ['1', '0', '3', '7', '-5', '4294967303', '99999999999999999999', '-99999999999999999999', 'n/a', ' +12abc', ''] as const;
+/**
+ * Denominators of at most 11 bytes (over 11 is README row 14); `12345678901`, `99999999999`
+ * and `-1234567890` are exactly 11, of which gearmand keeps the first 10 characters.
+ */
+const DENOMINATORS = ['2', '0', '10', '7', '-5', '4294967303', '12345678901', '99999999999', '-1234567890', 'n/a', ' +12abc', ''] as const;
+/**
+ * SUBMIT_JOB_EPOCH times (spec 1.5 step 2): past, zero, negative and non-numeric run now; the
+ * last is centuries away (beyond 32 bits), so it never becomes due while the test runs.
+ */
+const EPOCHS = ['1', '0', '-5', 'soon', '99999999999'] as const;
+const FAR_FUTURE = '99999999999';
+/** Reducers: none (GRAB_JOB_ALL answers JOB_ASSIGN_UNIQ), short, the 64-byte most, one over (refused by both). */
+const REDUCERS = ['', 'r', 'R'.repeat(64), 'R'.repeat(65)] as const;
+/** The unused aggregator field (spec 1.2): libgearman sends it empty. */
+const AGGREGATORS = ['', 'agg'] as const;
+/** SET_CLIENT_ID lengths with the run prefix (gearmand keeps 127 bytes, spec 1.4). */
+const CLIENT_ID_LENGTHS = [12, 126, 127, 128, 130] as const;
+/**
+ * `maxqueue` arguments after the function (spec 2.2): undefined = the command word alone;
+ * none, one, two and three numbers, non-numeric and negative (both read as 0 = unlimited).
+ * Not numbers outside an int: gearmand's atoi wraps them (`4294967297` and `-4294967295` set a
+ * limit of 1), Gearport reads them whole (no limit); a difference left to decide.
+ */
+const MAXQUEUE_ARGS: readonly (readonly string[] | undefined)[] = [undefined, [], ['1'], ['2'], ['3'], ['1', '2'], ['2', '1', '3'], ['3', '2', '1'], ['abc'], ['-3'], ['0']];
+/** `maxqueue` targets: the run's functions, and one that does not exist (OK, no effect). */
+const MAXQUEUE_FUNCTIONS = ['f', 'g', LATER, 'nope'] as const;
 /** Initial registrations of a worker (function indices, in CAN_DO order). */
 const INITIAL_ABILITIES: readonly (readonly number[])[] = [[], [0], [1], [0, 1]];
 /** Mostly registered, so grabs meet jobs; both functions less often (README row 2 guard). */
@@ -77,18 +148,28 @@ type HandleRef = { kind: 'running' | 'assigned' | 'any'; index: number } | { kin
 type Op =
   | { op: 'submit'; client: number; priority: Priority; background: boolean; fn: number; unique: number; data: number }
   | { op: 'submitFromWorker'; worker: number; priority: Priority; fn: number; unique: number; data: number }
+  | { op: 'epoch'; client: number; fn: number; unique: number; data: number; epoch: number }
+  | { op: 'reduce'; client: number; background: boolean; fn: number; unique: number; reducer: number; aggregator: number; data: number }
   /** `ready`: made by a worker that can take a queued job, if one can (else `worker`). */
   | { op: 'grab'; worker: number; grab: (typeof GRABS)[number]; ready: boolean }
   | { op: 'preSleep'; worker: number }
   | { op: 'canDo'; worker: number; fn: number; withTimeout: boolean }
   | { op: 'cantDo'; worker: number; fn: number }
   | { op: 'resetAbilities'; worker: number }
-  | { op: 'result'; worker: number; result: (typeof RESULTS)[number]; handle: HandleRef; payload: number }
+  | { op: 'result'; worker: number; result: (typeof RESULTS)[number]; handle: HandleRef; payload: number; numerator: number; denominator: number }
   | { op: 'getStatus'; peer: number; handle: HandleRef }
   | { op: 'getStatusUnique'; peer: number; unique: number }
   | { op: 'option'; peer: number; option: number }
   | { op: 'echo'; peer: number; data: number }
-  | { op: 'admin'; command: (typeof ADMIN_COMMANDS)[number] };
+  | { op: 'clientId'; peer: number; length: number }
+  | { op: 'admin'; command: (typeof ADMIN_COMMANDS)[number] }
+  | { op: 'maxqueue'; fn: number; args: number }
+  /**
+   * `holding`: a peer that holds jobs (a worker running some, a client waiting on some), if one
+   * does. A client is replaced at once; a worker `rejoin` operations later, by a new connection
+   * with the initial registrations `abilities`.
+   */
+  | { op: 'disconnect'; worker: boolean; index: number; holding: boolean; rejoin: number; abilities: number };
 
 interface Scenario {
   clients: number;
@@ -114,17 +195,22 @@ const fnIndex = fc.constantFrom(0, 0, 1);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 12, arbitrary: fc.record({ op: fc.constant('submit' as const), client: index(3), priority, background: fc.constantFrom(false, false, true), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('submitFromWorker' as const), worker: index(2), priority, fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('epoch' as const), client: index(3), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length), epoch: index(EPOCHS.length) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('reduce' as const), client: index(3), background: fc.boolean(), fn: fnIndex, unique: index(UNIQUES.length), reducer: fc.constantFrom(0, 1, 1, 2, 3), aggregator: index(AGGREGATORS.length), data: index(WORKLOADS.length) }) },
   { weight: 10, arbitrary: fc.record({ op: fc.constant('grab' as const), worker: index(2), grab: fc.constantFrom(...GRABS), ready: fc.constantFrom(true, true, false) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('preSleep' as const), worker: index(2) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('canDo' as const), worker: index(2), fn: fnIndex, withTimeout: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('cantDo' as const), worker: index(2), fn: fnIndex }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('resetAbilities' as const), worker: index(2) }) },
-  { weight: 12, arbitrary: fc.record({ op: fc.constant('result' as const), worker: index(2), result: fc.constantFrom(...RESULTS), handle: handleRef, payload: index(RESULT_PAYLOADS.length) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('getStatus' as const), peer: index(5), handle: handleRef }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('getStatusUnique' as const), peer: index(5), unique: index(STATUS_UNIQUES.length) }) },
+  { weight: 12, arbitrary: fc.record({ op: fc.constant('result' as const), worker: index(2), result: fc.constantFrom(...RESULTS), handle: handleRef, payload: index(RESULT_PAYLOADS.length), numerator: index(NUMERATORS.length), denominator: index(DENOMINATORS.length) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('getStatus' as const), peer: index(5), handle: handleRef }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('getStatusUnique' as const), peer: index(5), unique: index(STATUS_UNIQUES.length) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('option' as const), peer: index(5), option: index(OPTIONS.length) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('echo' as const), peer: index(5), data: index(WORKLOADS.length) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('clientId' as const), peer: index(5), length: index(CLIENT_ID_LENGTHS.length) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('admin' as const), command: fc.constantFrom(...ADMIN_COMMANDS) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('maxqueue' as const), fn: fc.constantFrom(0, 0, 1, 2, 3), args: index(MAXQUEUE_ARGS.length) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('disconnect' as const), worker: fc.boolean(), index: index(3), holding: fc.constantFrom(true, true, false), rejoin: fc.nat(3), abilities: initialAbilities }) },
 );
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
@@ -144,8 +230,13 @@ const SUBMIT_TYPES: Record<Priority, { fg: number; bg: number; fgName: string; b
 /** Transcript text: JSON, so NULs and tabs show. */
 const show = (text: string): string => JSON.stringify(text);
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** A handle no server ever issues (gearmand's are `H:<host>:<n>`). */
 const BOGUS_HANDLE = 'H:bogus:0';
+
+/** WORK_* packets after which a job is gone. */
+const TERMINAL = new Set(['WORK_COMPLETE', 'WORK_FAIL', 'WORK_EXCEPTION']);
 
 // ---- running one scenario on one server ------------------------------------------------
 
@@ -157,6 +248,11 @@ const BOGUS_HANDLE = 'H:bogus:0';
 class ServerUnderTest {
   readonly kind: ServerKind;
   private current: { server: RunningServer; sweepAdmin: AdminPeer } | undefined;
+  /**
+   * gearmand only: far-future epoch jobs of earlier runs, cancelled by their sweep but kept by
+   * gearmand for good (see the header); raw handles. Cleared when the server is restarted.
+   */
+  readonly lingering = new Set<string>();
 
   constructor(kind: ServerKind) {
     this.kind = kind;
@@ -180,7 +276,7 @@ class ServerUnderTest {
   async ensureUp(): Promise<void> {
     if (this.current !== undefined && this.death() === undefined) return;
     await this.stop();
-    const server = await startServer(this.kind);
+    const server = await startServer(this.kind, { args: SERVER_ARGS });
     this.current = { server, sweepAdmin: await AdminPeer.connect(server.port) };
   }
 
@@ -189,6 +285,7 @@ class ServerUnderTest {
     await this.current.sweepAdmin.close();
     await this.current.server.stop();
     this.current = undefined;
+    this.lingering.clear();
   }
 }
 
@@ -198,7 +295,6 @@ interface RunResult {
   /** A timeout, a closed connection, a sweep that left jobs behind, or the server's death. */
   readonly error?: string;
 }
-
 
 /** What the generator's guards know about one peer, learned from the sequence and the replies. */
 interface PeerState {
@@ -215,15 +311,36 @@ interface PeerState {
   readonly running: Map<string, string>;
   /** Worker: PRE_SLEEP sent since its last GRAB_JOB*. */
   sleptSinceGrab: boolean;
+  /** Client: handle names of the jobs it waits on, once per foreground submission. */
+  attached: string[];
+}
+
+/** A job as its first submission made it (the model's view, by handle name). */
+interface JobInfo {
+  readonly fn: string;
+  readonly unique: string;
+  readonly data: string;
+  readonly background: boolean;
 }
 
 /** One scenario on one server: fresh peers, each operation followed by barriers. */
 class Run {
   private readonly ctx: ScenarioContext;
   private readonly prefix: string;
-  private readonly clients: PeerState[] = [];
-  private readonly workers: PeerState[] = [];
-  private readonly all: PeerState[] = [];
+  /** Slots: a disconnect empties one (a client's is filled again at once, a worker's `rejoin` operations later). */
+  private readonly clients: (PeerState | undefined)[] = [];
+  private readonly workers: (PeerState | undefined)[] = [];
+  /** Connections made per slot name, for the names of replacements (`w1`, `w1.2`, ...). */
+  private readonly generations = new Map<string, number>();
+  /** Replacement workers due: before operation `step`, one connects with `abilities`. */
+  private readonly rejoins: { step: number; abilities: number }[] = [];
+  private exceptionsUpFront = false;
+  /** Every job seen created, by handle name. */
+  private readonly jobs = new Map<string, JobInfo>();
+  /** Far-future epoch jobs (handle names): queued in LATER for the rest of the run. */
+  readonly futureJobs = new Set<string>();
+  /** Running foreground jobs whose last client disconnected (gearmand's "ignore" flag, spec 1.8). */
+  private readonly abandoned = new Set<string>();
   readonly transcript: string[] = [];
 
   constructor(sut: ServerUnderTest, runId: number) {
@@ -235,36 +352,66 @@ class Run {
     return `${this.prefix}${FUNCTIONS[i]!}`;
   }
 
-  /** Handles named, then the run prefix removed from function names and client ids. */
+  /** A unique as sent: `''` and `-` as they are, the others the run's own. */
+  private unique(u: string): string {
+    return u === '' || u === '-' ? u : `${this.prefix}${u}`;
+  }
+
+  /** Every open connection: clients, then workers, in slot order. */
+  private get all(): PeerState[] {
+    return [...this.openClients, ...this.openWorkers];
+  }
+
+  private get openClients(): PeerState[] {
+    return this.clients.filter((p): p is PeerState => p !== undefined);
+  }
+
+  private get openWorkers(): PeerState[] {
+    return this.workers.filter((p): p is PeerState => p !== undefined);
+  }
+
+  /** Handles named, then the run prefix removed from function names, client ids and uniques. */
   private normalize(text: string): string {
     return this.ctx.names.normalize(text).split(this.prefix).join('');
   }
 
-  private async newPeer(name: string, worker: boolean): Promise<PeerState> {
+  /** Handle name of a raw handle (`<H3>`), or the raw text if this run never saw it. */
+  private handleName(raw: string): string {
+    return this.ctx.names.normalize(raw);
+  }
+
+  private async newPeer(base: string, worker: boolean): Promise<PeerState> {
+    const generation = (this.generations.get(base) ?? 0) + 1;
+    this.generations.set(base, generation);
+    const name = generation === 1 ? base : `${base}.${generation}`;
     const peer = await this.ctx.peer(name);
-    const state: PeerState = { peer, name, worker, exceptions: false, registrations: [], assigned: [], running: new Map(), sleptSinceGrab: false };
-    this.all.push(state);
-    return state;
+    return { peer, name, worker, exceptions: false, registrations: [], assigned: [], running: new Map(), sleptSinceGrab: false, attached: [] };
+  }
+
+  /**
+   * Open a client or worker in `slot`: SET_CLIENT_ID (so `workers` tells peers apart and skips
+   * other runs' connections), its CAN_DOs, OPTION_REQ `exceptions` for a client if up front.
+   */
+  private async open(worker: boolean, slot: number, abilities: readonly number[]): Promise<PeerState> {
+    const p = await this.newPeer(`${worker ? 'w' : 'c'}${slot + 1}`, worker);
+    (worker ? this.workers : this.clients)[slot] = p;
+    p.peer.send(T.SET_CLIENT_ID, [`${this.prefix}${p.name}`]);
+    for (const f of abilities) {
+      p.peer.send(T.CAN_DO, [this.fn(f)]);
+      p.registrations.unshift(this.fn(f));
+    }
+    if (!worker && this.exceptionsUpFront) {
+      p.peer.send(T.OPTION_REQ, ['exceptions']);
+      p.exceptions = true;
+    }
+    return p;
   }
 
   async setUp(scenario: Scenario): Promise<void> {
-    for (let i = 1; i <= scenario.clients; i++) this.clients.push(await this.newPeer(`c${i}`, false));
-    for (let i = 1; i <= scenario.workers; i++) this.workers.push(await this.newPeer(`w${i}`, true));
-    // Ids make `workers` lines tell peers apart and let it skip other runs' connections.
-    for (const p of this.all) p.peer.send(T.SET_CLIENT_ID, [`${this.prefix}${p.name}`]);
-    for (const [i, w] of this.workers.entries()) {
-      for (const f of INITIAL_ABILITIES[scenario.abilities[i]!]!) {
-        w.peer.send(T.CAN_DO, [this.fn(f)]);
-        w.registrations.unshift(this.fn(f));
-      }
-    }
-    if (scenario.exceptionsUpFront) {
-      for (const c of this.clients) {
-        c.peer.send(T.OPTION_REQ, ['exceptions']);
-        c.exceptions = true;
-      }
-    }
-    const abilities = this.workers.map((w, i) => `${w.name} CAN_DO ${INITIAL_ABILITIES[scenario.abilities[i]!]!.map((f) => FUNCTIONS[f]!).join(',') || '-'}`);
+    this.exceptionsUpFront = scenario.exceptionsUpFront;
+    for (let i = 0; i < scenario.clients; i++) await this.open(false, i, []);
+    for (let i = 0; i < scenario.workers; i++) await this.open(true, i, INITIAL_ABILITIES[scenario.abilities[i]!]!);
+    const abilities = this.openWorkers.map((w, i) => `${w.name} CAN_DO ${INITIAL_ABILITIES[scenario.abilities[i]!]!.map((f) => FUNCTIONS[f]!).join(',') || '-'}`);
     this.transcript.push(`#0 setup: ${scenario.clients} clients, ${scenario.workers} workers, SET_CLIENT_ID each, ${abilities.join(', ')}${scenario.exceptionsUpFront ? ', OPTION_REQ exceptions on every client' : ''}`);
     await this.barrier(undefined);
   }
@@ -281,22 +428,33 @@ class Run {
     const drained = await Promise.all(others.map((p) => p.peer.drainUntilEcho(WAIT_MS)));
     others.forEach((p, i) => received.set(p, drained[i]!));
     // Rendered in a fixed order (actor, then c1.., w1..) so handles are named alike on both servers.
-    for (const p of actor === undefined ? others : [actor, ...others]) {
-      for (const frame of received.get(p)!) {
-        this.transcript.push(`   ${p.name} <- ${show(this.ctx.render(frame).split(this.prefix).join(''))}`);
-        const handle = frame.kind === 'packet' && frame.fields.length > 0 ? this.ctx.names.normalize(frame.fields[0]!) : '';
-        if (p.worker && frame.name.startsWith('JOB_ASSIGN')) {
-          if (!p.assigned.includes(handle)) p.assigned.push(handle);
-          p.running.set(handle, frame.fields[1]!);
-        }
-      }
-    }
-    return received.get(actor ?? others[0]!)!;
+    for (const p of actor === undefined ? others : [actor, ...others]) this.record(p, received.get(p)!);
+    return actor === undefined ? [] : received.get(actor)!;
   }
 
+  /** Put what `p` received in the transcript, and learn assignments and ends of jobs from it. */
+  private record(p: PeerState, frames: readonly ReceivedFrame[]): void {
+    for (const frame of frames) {
+      this.transcript.push(`   ${p.name} <- ${show(this.ctx.render(frame).split(this.prefix).join(''))}`);
+      const handle = frame.kind === 'packet' && frame.fields.length > 0 ? this.handleName(frame.fields[0]!) : '';
+      if (p.worker && frame.name.startsWith('JOB_ASSIGN')) {
+        if (!p.assigned.includes(handle)) p.assigned.push(handle);
+        p.running.set(handle, frame.fields[1]!);
+      }
+      if (!p.worker && TERMINAL.has(frame.name)) this.jobEnded(handle);
+    }
+  }
+
+  /** A job is gone (a client heard its end, or its worker's result was accepted). */
+  private jobEnded(handle: string): void {
+    for (const c of this.openClients) c.attached = c.attached.filter((h) => h !== handle);
+    this.abandoned.delete(handle);
+  }
+
+  /** A handle for `ref` from `worker`'s jobs, or for a client from every worker's. */
   private handleFor(worker: PeerState | undefined, ref: HandleRef): string {
     if (ref.kind === 'bogus') return BOGUS_HANDLE;
-    const running = worker === undefined ? [] : [...worker.running.keys()];
+    const running = (worker === undefined ? this.openWorkers : [worker]).flatMap((x) => [...x.running.keys()]);
     if (ref.kind === 'running' && running.length > 0) return running[ref.index % running.length]!;
     if (ref.kind !== 'any' && worker !== undefined && worker.assigned.length > 0) return worker.assigned[ref.index % worker.assigned.length]!;
     const known = this.knownHandles();
@@ -319,14 +477,21 @@ class Run {
     }
   }
 
-  /** An admin listing, reduced to this run's functions and connections, normalized and sorted. */
+  /**
+   * An admin listing, reduced to this run's functions, connections, jobs and uniques,
+   * normalized and sorted (the marker function of disconnects left out).
+   */
   private async listing(command: string): Promise<string> {
     const text = await this.ctx.admin(`${command}\r\n`, 'listing');
+    const bye = `${this.prefix}${BYE}\t`;
+    const otherRun = /^r\d+_/;
     const keep = (line: string): boolean => {
       if (line === '.' || line === '') return true;
-      if (command === 'status' || command === 'prioritystatus') return line.startsWith(this.prefix);
+      if (command === 'status' || command === 'prioritystatus') return line.startsWith(this.prefix) && !line.startsWith(bye);
       if (command === 'workers') return (line.split(' ')[2] ?? '').startsWith(this.prefix);
-      return true; // show jobs / show unique jobs: the sweep leaves no other run's job
+      // The sweep leaves no other run's job, except gearmand's far-future ones (see the header).
+      if (command === 'show jobs') return /^<H\d+>$/.test(this.handleName(line.split('\t')[0]!));
+      return line.startsWith(this.prefix) || !otherRun.test(line); // show unique jobs
     };
     let kept = text.split('\n').filter(keep).join('\n');
     if (command === 'workers') kept = normalizeWorkersListing(kept);
@@ -344,6 +509,18 @@ class Run {
       if (name !== undefined && name.startsWith(this.prefix) && Number(high) + Number(normal) + Number(low) > 0) queued.add(name);
     }
     return queued;
+  }
+
+  /** Jobs of this run in memory (admin `show jobs`): handle name → retries and the ignore flag. */
+  private async jobTable(): Promise<Map<string, { retries: number; ignored: boolean }>> {
+    const listing = await this.ctx.admin('show jobs\r\n', 'listing');
+    const table = new Map<string, { retries: number; ignored: boolean }>();
+    for (const line of listing.split('\n')) {
+      const [handle, retries, ignored] = line.split('\t');
+      if (handle === undefined || ignored === undefined || !/^<H\d+>$/.test(handle)) continue;
+      table.set(handle, { retries: Number(retries), ignored: ignored === '1' });
+    }
+    return table;
   }
 
   /**
@@ -370,20 +547,125 @@ class Run {
     return undefined;
   }
 
+  /**
+   * README compatibility row 6 (spec 1.8): a running job whose clients all left is flagged
+   * ignore; if its worker gives it up (CANT_DO, RESET_ABILITIES, disconnect) short of the
+   * retry limit, gearmand requeues it (waking sleepers) and keeps it, counted, until a grab
+   * discards it; Gearport withdraws it at once, as it does a queued job nobody waits for.
+   */
+  private async givesUpAbandoned(worker: PeerState, functions: readonly string[]): Promise<string | undefined> {
+    const handles = [...worker.running].filter(([h, fn]) => functions.includes(fn) && this.abandoned.has(h)).map(([h]) => h);
+    if (handles.length === 0) return undefined;
+    const table = await this.jobTable();
+    for (const h of handles) {
+      const job = table.get(h);
+      if (job?.ignored === true && job.retries + 1 < JOB_RETRIES) return `gives up abandoned ${h}: README compatibility row 6`;
+    }
+    return undefined;
+  }
+
+  /**
+   * README group B table, B5 (spec 1.8 "Quirk (abandoned job found by coalescing)"): a
+   * foreground submission that coalesces onto a running job whose clients all left waits
+   * forever on gearmand (the ignore flag stays); Gearport revives the job for it.
+   */
+  private async coalescesOntoAbandoned(fn: string, unique: string, data: string): Promise<string | undefined> {
+    if (this.abandoned.size === 0 || unique === '' || (unique === '-' && data === '')) return undefined;
+    const table = await this.jobTable();
+    for (const h of this.abandoned) {
+      const job = this.jobs.get(h);
+      if (table.get(h)?.ignored !== true || job === undefined || job.fn !== fn) continue;
+      if (unique === '-' ? job.unique === '-' && job.data === data : job.unique === unique) return `would join abandoned ${h}: README B5`;
+    }
+    return undefined;
+  }
+
+  /**
+   * What a client's disconnect would leave behind that differs on purpose: a queued foreground
+   * job with no other client (README compatibility row 6: gearmand keeps it flagged ignore
+   * until a grab meets it, Gearport withdraws it), or a background job it had joined with no
+   * other client (README group B table, B5; spec 1.8 "Quirk (coalescing)": gearmand abandons
+   * it, Gearport keeps it). A running foreground job is fine: both flag it and let it finish.
+   */
+  private disconnectDiffers(client: PeerState): string | undefined {
+    const running = new Set(this.openWorkers.flatMap((w) => [...w.running.keys()]));
+    for (const h of new Set(client.attached)) {
+      if (this.openClients.some((c) => c !== client && c.attached.includes(h))) continue;
+      if (this.jobs.get(h)?.background === true) return `the last client of background ${h}: README B5`;
+      if (!running.has(h)) return `the last client of queued ${h}: README compatibility row 6`;
+    }
+    return undefined;
+  }
+
+  // ---- operations -------------------------------------------------------------------
+
+  /**
+   * Send a submit and learn from its JOB_CREATED: a new job's shape, the client's attachment,
+   * a far-future job.
+   */
+  private async submit(peer: PeerState, type: number, fields: string[], info: JobInfo, future = false): Promise<void> {
+    this.ctx.send(peer.peer, type, fields);
+    const frames = await this.barrier(peer);
+    const created = frames.find((f) => f.name === 'JOB_CREATED');
+    if (created === undefined) return;
+    const handle = this.handleName(created.fields[0]!);
+    if (!this.jobs.has(handle)) {
+      this.jobs.set(handle, info);
+      if (future) this.futureJobs.add(handle);
+    }
+    if (!info.background) peer.attached.push(handle);
+  }
+
+  /**
+   * Close `p` and wait until the server has handled the close (see the header): a marker
+   * registration confirmed by an ECHO, the close, then `status` polled until the marker's
+   * worker count is 0. Then a barrier on every other peer collects what the close caused.
+   */
+  private async disconnect(p: PeerState): Promise<void> {
+    const bye = `${this.prefix}${BYE}`;
+    p.peer.send(T.CAN_DO, [bye]);
+    this.record(p, await p.peer.drainUntilEcho(WAIT_MS));
+    await p.peer.close();
+    const slots = p.worker ? this.workers : this.clients;
+    slots[slots.indexOf(p)] = undefined;
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const status = await this.ctx.admin('status\r\n', 'listing');
+      const line = status.split('\n').find((l) => l.startsWith(`${bye}\t`));
+      if (line !== undefined && line.endsWith('\t0')) break;
+      if (Date.now() > deadline) {
+        throw new Error(`${this.ctx.kind} had not handled the close of ${p.name} after ${WAIT_MS} ms: status shows ${show(line ?? '(no marker line)')}`);
+      }
+      await sleep(2);
+    }
+    await this.barrier(undefined);
+  }
+
   async apply(step: number, op: Op): Promise<void> {
-    const c = (i: number) => this.clients[i % this.clients.length]!;
-    const w = (i: number) => this.workers[i % this.workers.length]!;
-    const anyPeer = (i: number) => this.all[i % this.all.length]!;
+    while (this.rejoins.length > 0 && this.rejoins[0]!.step <= step) {
+      const { abilities } = this.rejoins.shift()!;
+      const next = await this.open(true, this.workers.indexOf(undefined), INITIAL_ABILITIES[abilities]!);
+      this.transcript.push(`#${step} ${next.name} connects, CAN_DO ${INITIAL_ABILITIES[abilities]!.map((f) => FUNCTIONS[f]!).join(',') || '-'}`);
+      await this.barrier(next);
+    }
+    const clients = this.openClients;
+    const workers = this.openWorkers;
+    const all = this.all;
+    const c = (i: number) => clients[i % clients.length]!;
+    const anyPeer = (i: number) => all[i % all.length]!;
     const say = (peer: PeerState | undefined, text: string): void => {
       this.transcript.push(`#${step} ${peer === undefined ? 'admin' : peer.name} ${text}`);
     };
-    const skip = (peer: PeerState, text: string, why: string): void => {
-      this.transcript.push(`#${step} ${peer.name} ${text}: not sent (${why})`);
+    const skip = (peer: PeerState | undefined, text: string, why: string): void => {
+      this.transcript.push(`#${step} ${peer?.name ?? '-'} ${text}: not sent (${why})`);
     };
     const send = (peer: PeerState, type: number, fields: string[]): Promise<ReceivedFrame[]> => {
       this.ctx.send(peer.peer, type, fields);
       return this.barrier(peer);
     };
+    const workerOps = new Set(['submitFromWorker', 'grab', 'preSleep', 'canDo', 'cantDo', 'resetAbilities', 'result']);
+    if (workerOps.has(op.op) && workers.length === 0) return skip(undefined, op.op, 'no worker connected until one rejoins');
+    const w = (i: number) => workers[i % workers.length]!;
 
     switch (op.op) {
       case 'submit':
@@ -392,15 +674,42 @@ class Run {
         const peer = op.op === 'submit' ? c(op.client) : w(op.worker);
         const background = op.op === 'submit' ? op.background : true;
         const types = SUBMIT_TYPES[op.priority];
-        const [fn, unique, data] = [this.fn(op.fn), UNIQUES[op.unique]!, WORKLOADS[op.data]!];
-        const text = `${background ? types.bgName : types.fgName} ${FUNCTIONS[op.fn]!} ${show(unique)} ${show(data)}`;
+        const [fn, unique, data] = [this.fn(op.fn), this.unique(UNIQUES[op.unique]!), WORKLOADS[op.data]!];
+        const text = `${background ? types.bgName : types.fgName} ${FUNCTIONS[op.fn]!} ${show(UNIQUES[op.unique]!)} ${show(data)}`;
+        const differs = background ? undefined : await this.coalescesOntoAbandoned(fn, unique, data);
+        if (differs !== undefined) return skip(peer, text, differs);
         say(peer, text);
-        await send(peer, background ? types.bg : types.fg, [fn, unique, data]);
-        return;
+        return this.submit(peer, background ? types.bg : types.fg, [fn, unique, data], { fn, unique, data, background });
+      }
+      case 'epoch': {
+        const peer = c(op.client);
+        const epoch = EPOCHS[op.epoch]!;
+        const future = epoch === FAR_FUTURE;
+        // A far-future job goes to LATER (no workers there, so README compatibility row 3, a
+        // NOOP at submission, cannot arise either), and outlives its run in gearmand (see the
+        // header): never with a unique another run could share, so `-` and none become `later`.
+        const u = future && (UNIQUES[op.unique] === '' || UNIQUES[op.unique] === '-') ? 'later' : UNIQUES[op.unique]!;
+        const fnName = future ? LATER : FUNCTIONS[op.fn]!;
+        const [fn, unique, data] = [`${this.prefix}${fnName}`, this.unique(u), WORKLOADS[op.data]!];
+        const text = `SUBMIT_JOB_EPOCH ${fnName} ${show(u)} ${show(epoch)} ${show(data)}`;
+        say(peer, text);
+        return this.submit(peer, T.SUBMIT_JOB_EPOCH, [fn, unique, epoch, data], { fn, unique, data, background: true }, future);
+      }
+      case 'reduce': {
+        const peer = c(op.client);
+        const [fn, unique, data] = [this.fn(op.fn), this.unique(UNIQUES[op.unique]!), WORKLOADS[op.data]!];
+        const [reducer, aggregator] = [REDUCERS[op.reducer]!, AGGREGATORS[op.aggregator]!];
+        const name = op.background ? 'SUBMIT_REDUCE_JOB_BACKGROUND' : 'SUBMIT_REDUCE_JOB';
+        const text = `${name} ${FUNCTIONS[op.fn]!} ${show(UNIQUES[op.unique]!)} ${show(reducer.length > 8 ? `R*${reducer.length}` : reducer)} ${show(aggregator)} ${show(data)}`;
+        const differs = op.background ? undefined : await this.coalescesOntoAbandoned(fn, unique, data);
+        if (differs !== undefined) return skip(peer, text, differs);
+        say(peer, text);
+        const type = op.background ? T.SUBMIT_REDUCE_JOB_BACKGROUND : T.SUBMIT_REDUCE_JOB;
+        return this.submit(peer, type, [fn, unique, reducer, aggregator, data], { fn, unique, data, background: op.background });
       }
       case 'grab': {
         const queued = await this.functionsWithQueuedJobs();
-        const ready = this.workers.filter((x) => x.registrations.some((f) => queued.has(f)) && !Run.choosesBetweenFunctions(x, queued));
+        const ready = workers.filter((x) => x.registrations.some((f) => queued.has(f)) && !Run.choosesBetweenFunctions(x, queued));
         const peer = op.ready && ready.length > 0 ? ready[op.worker % ready.length]! : w(op.worker);
         if (Run.choosesBetweenFunctions(peer, queued)) return skip(peer, op.grab, 'both its functions have queued jobs: README compatibility row 2');
         say(peer, op.grab);
@@ -431,7 +740,7 @@ class Run {
         const peer = w(op.worker);
         const name = this.fn(op.fn);
         const text = `CANT_DO ${FUNCTIONS[op.fn]!}`;
-        const differs = Run.requeueDiffers(peer, [name]);
+        const differs = Run.requeueDiffers(peer, [name]) ?? (await this.givesUpAbandoned(peer, [name]));
         if (differs !== undefined) return skip(peer, text, differs);
         peer.registrations = peer.registrations.filter((f) => f !== name);
         for (const [handle, fn] of peer.running) if (fn === name) peer.running.delete(handle);
@@ -441,7 +750,7 @@ class Run {
       }
       case 'resetAbilities': {
         const peer = w(op.worker);
-        const differs = Run.requeueDiffers(peer, peer.registrations);
+        const differs = Run.requeueDiffers(peer, peer.registrations) ?? (await this.givesUpAbandoned(peer, peer.registrations));
         if (differs !== undefined) return skip(peer, 'RESET_ABILITIES', differs);
         peer.registrations = [];
         peer.running.clear();
@@ -451,23 +760,25 @@ class Run {
       }
       case 'result': {
         // The worker: one that runs a job if any does (results that reach clients are the point).
-        const busy = this.workers.filter((x) => x.running.size > 0);
+        const busy = workers.filter((x) => x.running.size > 0);
         const peer = op.handle.kind === 'running' && busy.length > 0 ? busy[op.worker % busy.length]! : w(op.worker);
         const handle = this.handleFor(peer, op.handle);
         let fields: string[];
-        if (op.result === 'WORK_STATUS') fields = [handle, ...STATUS_NUMBERS[op.payload % STATUS_NUMBERS.length]!];
+        if (op.result === 'WORK_STATUS') fields = [handle, NUMERATORS[op.numerator]!, DENOMINATORS[op.denominator]!];
         else if (op.result === 'WORK_FAIL') fields = [handle];
         else fields = [handle, RESULT_PAYLOADS[op.payload]!];
         const text = `${op.result} ${fields.map(show).join(' ')}`;
         // README compatibility row 4: a client without `exceptions` gets WORK_FAIL handle+NUL
         // from gearmand, the handle alone from Gearport. Sent only when every client has it.
-        if (op.result === 'WORK_EXCEPTION' && this.clients.some((cl) => !cl.exceptions)) {
+        if (op.result === 'WORK_EXCEPTION' && clients.some((cl) => !cl.exceptions)) {
           return skip(peer, text, 'a client lacks OPTION_REQ exceptions: README compatibility row 4');
         }
         say(peer, text);
         const frames = await send(peer, T[op.result], fields);
-        const ends = op.result === 'WORK_COMPLETE' || op.result === 'WORK_FAIL' || op.result === 'WORK_EXCEPTION';
-        if (ends && !frames.some((f) => f.name === 'ERROR')) peer.running.delete(handle);
+        if (TERMINAL.has(op.result) && !frames.some((f) => f.name === 'ERROR')) {
+          peer.running.delete(handle);
+          this.jobEnded(handle);
+        }
         return;
       }
       case 'getStatus': {
@@ -480,9 +791,8 @@ class Run {
       case 'getStatusUnique': {
         const peer = anyPeer(op.peer);
         const unique = STATUS_UNIQUES[op.unique]!;
-        const text = `GET_STATUS_UNIQUE ${show(unique)}`;
-        say(peer, text);
-        await send(peer, T.GET_STATUS_UNIQUE, [unique]);
+        say(peer, `GET_STATUS_UNIQUE ${show(unique)}`);
+        await send(peer, T.GET_STATUS_UNIQUE, [this.unique(unique)]);
         return;
       }
       case 'option': {
@@ -500,10 +810,56 @@ class Run {
         await send(peer, T.ECHO_REQ, [data]);
         return;
       }
+      case 'clientId': {
+        // The id keeps the run prefix first (the `workers` filter), then digits up to the length.
+        const peer = anyPeer(op.peer);
+        const length = CLIENT_ID_LENGTHS[op.length]!;
+        const head = `${this.prefix}${peer.name}-`;
+        const id = head + '0123456789'.repeat(14).slice(0, Math.max(0, length - head.length));
+        say(peer, `SET_CLIENT_ID of ${id.length} bytes`);
+        await send(peer, T.SET_CLIENT_ID, [id]);
+        return;
+      }
       case 'admin': {
         say(undefined, op.command);
         this.transcript.push(`   admin -> ${show(await this.listing(op.command))}`);
         await this.barrier(undefined);
+        return;
+      }
+      case 'maxqueue': {
+        const args = MAXQUEUE_ARGS[op.args];
+        const words = args === undefined ? ['maxqueue'] : ['maxqueue', `${this.prefix}${MAXQUEUE_FUNCTIONS[op.fn]!}`, ...args];
+        say(undefined, words.join(' ').split(this.prefix).join(''));
+        this.transcript.push(`   admin -> ${show(this.normalize(await this.ctx.admin(`${words.join(' ')}\r\n`, 'line')))}`);
+        await this.barrier(undefined);
+        return;
+      }
+      case 'disconnect': {
+        const side = op.worker ? workers : clients;
+        const holding = side.filter((p) => (p.worker ? p.running.size : p.attached.length) > 0);
+        const pool = op.holding && holding.length > 0 ? holding : side;
+        if (pool.length === 0) return skip(undefined, 'disconnect', 'no worker connected until one rejoins');
+        const peer = pool[op.index % pool.length]!;
+        const differs = peer.worker
+          ? (await this.givesUpAbandoned(peer, peer.registrations))
+          : this.disconnectDiffers(peer);
+        if (differs !== undefined) return skip(peer, 'disconnect', differs);
+        // Its running foreground jobs no other client waits on go on, flagged ignore (spec 1.8).
+        if (!peer.worker) {
+          for (const h of peer.attached) if (!clients.some((x) => x !== peer && x.attached.includes(h))) this.abandoned.add(h);
+        }
+        const holds = peer.worker ? [...peer.running.keys()] : peer.attached;
+        say(peer, `disconnects${holds.length > 0 ? ` (${peer.worker ? 'running' : 'waiting on'} ${holds.join(' ')})` : ''}`);
+        await this.disconnect(peer);
+        if (peer.worker) {
+          this.rejoins.push({ step: step + 1 + op.rejoin, abilities: op.abilities });
+          this.rejoins.sort((a, b) => a.step - b.step);
+        } else {
+          // A client's slot is filled again at once, so there are always clients to act.
+          const next = await this.open(false, this.clients.indexOf(undefined), []);
+          say(next, `connects${next.exceptions ? ', OPTION_REQ exceptions' : ''}`);
+          await this.barrier(next);
+        }
         return;
       }
     }
@@ -511,6 +867,11 @@ class Run {
 
   async close(): Promise<void> {
     await this.ctx.close();
+  }
+
+  /** The raw handles of this run's far-future jobs (the sweep cancels them). */
+  futureHandles(): string[] {
+    return [...this.futureJobs].map((name) => this.ctx.names.handleOf(name));
   }
 }
 
@@ -520,9 +881,15 @@ function errorText(err: unknown): string {
 
 /**
  * After a run: its connections closed, a sweeper worker takes and completes every job of the
- * run's functions until `show jobs` is empty (bounded), so the next run starts clean.
+ * run's functions, and `cancel job` ends its far-future ones, until `show jobs` is empty
+ * (bounded), so the next run starts clean. gearmand alone may keep the cancelled far-future
+ * jobs (see the header); they are remembered so later sweeps pass them by.
  */
-async function sweep(sut: ServerUnderTest, functions: string[]): Promise<void> {
+async function sweep(sut: ServerUnderTest, functions: string[], future: string[]): Promise<void> {
+  for (const handle of future) {
+    const reply = await sut.sweepAdmin.command(`cancel job ${handle}\r\n`, 'line', WAIT_MS);
+    if (reply !== 'OK\r\n') throw new Error(`cancel job of a far-future job answered ${show(reply)}`);
+  }
   const sweeper = await ScriptedPeer.connect(sut.server.port, 'sweeper');
   try {
     for (const f of functions) sweeper.send(T.CAN_DO, [f]);
@@ -535,11 +902,16 @@ async function sweep(sut: ServerUnderTest, functions: string[]): Promise<void> {
         continue;
       }
       if (frame.name !== 'NO_JOB') throw new Error(`sweeper got ${frame.name}`);
-      const left = await sut.sweepAdmin.command('show jobs\r\n', 'listing', WAIT_MS);
-      if (left === '.\n') return;
+      const listing = await sut.sweepAdmin.command('show jobs\r\n', 'listing', WAIT_MS);
+      const left = listing.split('\n').filter((l) => l !== '' && l !== '.' && !sut.lingering.has(l.split('\t')[0]!));
+      if (left.length === 0) return;
+      if (sut.kind === 'gearmand' && left.every((l) => future.includes(l.split('\t')[0]!) && l.split('\t')[2] === '1')) {
+        for (const l of left) sut.lingering.add(l.split('\t')[0]!);
+        return;
+      }
       // Closed workers' jobs are requeued when the server sees the close: wait a little.
-      if (Date.now() > deadline) throw new Error(`jobs left after the run: ${show(left)}`);
-      await new Promise((r) => setTimeout(r, 10));
+      if (Date.now() > deadline) throw new Error(`jobs left after the run: ${show(left.join('\n'))}`);
+      await sleep(10);
     }
   } finally {
     await sweeper.close();
@@ -558,7 +930,7 @@ async function runScenario(sut: ServerUnderTest, scenario: Scenario, runId: numb
   }
   await run.close();
   try {
-    await sweep(sut, [run.fn(0), run.fn(1)]);
+    await sweep(sut, [run.fn(0), run.fn(1)], run.futureHandles());
   } catch (err) {
     error = `${error ?? ''}${error === undefined ? '' : '; '}sweep failed: ${errorText(err)}`;
   }
