@@ -90,6 +90,7 @@ function buildProgram(): Command {
     .option('--libsqlite3-db <file>', 'SQLite queue file (default <data-dir>/gearport.sqlite)')
     .option('--libsqlite3-table <name>', 'SQLite queue table', d.sqliteTable)
     .addOption(new Option('--sqlite-synchronous <mode>', 'NORMAL survives a crash or kill -9; FULL also survives power loss').choices(['NORMAL', 'FULL', 'EXTRA']).default(d.sqliteSynchronous))
+    .option('--sqlite-wal-limit <bytes>', 'WAL size at which writes wait for the checkpoint thread to catch up (0 = no thread: SQLite checkpoints inside commits)', size, d.sqliteWalLimit)
     .option('--libpq-conninfo <conninfo>', 'PostgreSQL connection string', d.postgresConninfo)
     .option('--libpq-table <name>', 'PostgreSQL queue table', d.postgresTable)
     .option('--redis-server <host>', 'Redis host', d.redisHost)
@@ -197,6 +198,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.sqliteFile = o.libsqlite3Db;
   config.sqliteTable = o.libsqlite3Table;
   config.sqliteSynchronous = o.sqliteSynchronous;
+  config.sqliteWalLimit = o.sqliteWalLimit;
   config.postgresConninfo = o.libpqConninfo;
   config.postgresTable = o.libpqTable;
   config.redisHost = o.redisServer;

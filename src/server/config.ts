@@ -45,6 +45,8 @@ export interface GearportConfig {
   sqliteTable: string;
   /** SQLite synchronous mode: NORMAL survives kill -9 (WAL); FULL also survives power loss. */
   sqliteSynchronous: 'NORMAL' | 'FULL' | 'EXTRA';
+  /** WAL size at which SQLite writes wait for the checkpoint thread to catch up; 0 = no thread (checkpoints inside commits). */
+  sqliteWalLimit: number;
   /** PostgreSQL connection string. gearmand: --libpq-conninfo. */
   postgresConninfo: string;
   postgresTable: string;
@@ -138,6 +140,7 @@ export function defaultConfig(): GearportConfig {
     sqliteFile: undefined,
     sqliteTable: 'gearport_queue',
     sqliteSynchronous: 'NORMAL',
+    sqliteWalLimit: 64 * MiB,
     postgresConninfo: 'postgres://127.0.0.1:5432/postgres',
     postgresTable: 'gearport_queue',
     redisHost: '127.0.0.1',

@@ -16,6 +16,8 @@ export function openStore(config: GearportConfig, log: Logger): JobStore | undef
       file: config.sqliteFile ?? join(config.dataDir, 'gearport.sqlite'),
       table: config.sqliteTable,
       synchronous: config.sqliteSynchronous,
+      walLimitBytes: config.sqliteWalLimit,
+      onCheckpointFailure: (error) => log.warn({ store: 'sqlite', error: error.message }, 'SQLite checkpoint thread failed; checkpoints now run inside commits'),
     },
     postgres: { conninfo: config.postgresConninfo, table: config.postgresTable },
     redis: { host: config.redisHost, port: config.redisPort, keyPrefix: config.redisKeyPrefix },

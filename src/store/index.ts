@@ -32,6 +32,9 @@ export interface StoreOptions {
     table?: string;
     /** Default NORMAL: survives kill -9 / process crash; FULL also survives power loss. */
     synchronous?: SqliteSynchronous;
+    /** WAL size at which writes wait for the checkpoint thread; 0 = checkpoints inside commits. Default 64 MiB. */
+    walLimitBytes?: number;
+    onCheckpointFailure?: (error: Error) => void;
   };
   postgres?: {
     /** libpq connection string, URI or keyword=value (gearmand's --libpq-conninfo); empty = PG* env. */

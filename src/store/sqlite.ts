@@ -23,6 +23,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
 import { JOB_COLUMNS, ROW_WIDTH, UPDATE_SEQ_ON_CONFLICT, jobFromRow, putRow } from './sql-rows.js';
 import { checkSchemaVersion, checkTableName, integerOf, nameBytes } from './validate.js';
@@ -38,7 +39,16 @@ export interface SqliteStoreOptions extends BatchedStoreOptions {
   /** gearmand's --libsqlite3-table; ours holds a different schema, so the default differs. */
   table?: string;
   synchronous?: SqliteSynchronous;
+  /**
+   * WAL size at which writes wait for the checkpoint thread to catch up (sqlite-checkpointer.ts).
+   * 0: no thread, SQLite checkpoints inside commits every 1000 pages. Default 64 MiB.
+   */
+  walLimitBytes?: number;
+  /** Told when the checkpoint thread fails (the store then checkpoints on its own thread). */
+  onCheckpointFailure?: (error: Error) => void;
 }
+
+export const DEFAULT_SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Rows per multi-row INSERT: one statement step per 16 rows instead of per row cut the SQLite
@@ -102,7 +112,10 @@ export class SqliteStore extends BatchedStore {
   readonly file: string;
   readonly table: string;
   readonly synchronous: SqliteSynchronous;
+  readonly walLimitBytes: number;
+  private readonly onCheckpointFailure: (error: Error) => void;
   private db?: Database.Database;
+  private checkpointer?: WalCheckpointer;
   private statements?: Statements;
   /** The seq of every stored job whose key is a string: committed rows only (updated after each COMMIT). */
   private readonly seqOf = new Map<string, number>();
@@ -119,6 +132,11 @@ export class SqliteStore extends BatchedStore {
     if (!Object.values(SqliteSynchronous).includes(this.synchronous)) {
       throw new StoreError(StoreErrorCode.INVALID, this.name, `synchronous must be NORMAL, FULL or EXTRA, not ${String(this.synchronous)}`);
     }
+    this.walLimitBytes = options.walLimitBytes ?? DEFAULT_SQLITE_WAL_LIMIT_BYTES;
+    if (!Number.isSafeInteger(this.walLimitBytes) || this.walLimitBytes < 0) {
+      throw new StoreError(StoreErrorCode.INVALID, this.name, `walLimitBytes must be a whole number of bytes, 0 or more, not ${String(options.walLimitBytes)}`);
+    }
+    this.onCheckpointFailure = options.onCheckpointFailure ?? (() => undefined);
   }
 
   /**
@@ -214,10 +232,14 @@ export class SqliteStore extends BatchedStore {
       }
     });
     this.statements = { upsert, upsertMany, upsertPlainMany, upsertNowMany, remove, writeBatch };
-    return this.replay(db, jobs);
+    const replayed = this.replay(db, jobs);
+    if (this.walLimitBytes > 0) this.checkpointer = new WalCheckpointer(db, this.file, this.walLimitBytes, this.base.timeoutMs / 2, this.onCheckpointFailure);
+    return replayed;
   }
 
   protected async writeBatch(adds: StoredJob[], removes: StoreKey[]): Promise<void> {
+    // Past the WAL limit: no commit until the checkpoint thread has copied every frame, so that this one starts the WAL over.
+    if (this.checkpointer?.walFull) await this.checkpointer.catchUp();
     const statements = this.statements;
     if (!statements) throw new StoreError(StoreErrorCode.CLOSED, this.name, 'the database is closed');
     const seqOf = this.seqOf;
@@ -235,11 +257,12 @@ export class SqliteStore extends BatchedStore {
     }
     seqs.length = adds.length;
     try {
-      // Synchronous and short: with WAL + NORMAL a commit is a write() to the WAL, no fsync.
+      // Synchronous and short: with WAL + NORMAL a commit is a write() to the WAL, no fsync (and no checkpoint: the thread's).
       statements.writeBatch.immediate(adds, seqs, removes);
     } catch (error) {
       throw unavailable(this.name, `cannot write to ${this.file}`, error);
     }
+    this.checkpointer?.committed();
     // Committed: only now do the keys' rows change in memory (a failed write changed nothing).
     this.nextSeq = next;
     if (foreign > 0) {
@@ -253,6 +276,9 @@ export class SqliteStore extends BatchedStore {
 
   protected async closeBackend(): Promise<void> {
     this.statements = undefined;
+    // The thread first: the main connection's close is then the last one, which checkpoints and removes the WAL.
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
     const db = this.db;
     this.db = undefined;
     if (db?.open) db.close();

@@ -33,6 +33,7 @@ test('an unknown flag or an invalid value prints a clear message and exits 2', (
     [['--verbose', 'LOUD'], /Allowed choices are FATAL/],
     [['-v'], /deprecated/],
     [['--queue-type', 'mysql'], /Allowed choices/],
+    [['--sqlite-wal-limit', '-1'], /expected a size/],
     [['--max-output-buffer', '1k', '--max-packet-size', '1m'], /maxOutputBuffer must be at least maxPacketSize/],
   ] as const) {
     const r = runCli([...args]);

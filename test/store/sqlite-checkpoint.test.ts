@@ -1,0 +1,154 @@
+/**
+ * The SQLite store's WAL checkpoints run on a thread of their own (src/store/sqlite-checkpointer.ts):
+ * the main connection never checkpoints, the thread copies the WAL into the file, the WAL stays
+ * near --sqlite-wal-limit however much is written, and a failed thread hands checkpoints back
+ * to SQLite on the main connection. Real files, a real thread.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { tempDir, uniqueName } from './helpers.js';
+import { Priority, SqliteStore, type StoredJob } from '../../src/store/index.js';
+import { WalCheckpointer } from '../../src/store/sqlite-checkpointer.js';
+
+const dir = tempDir();
+after(() => dir.remove());
+
+const MiB = 1024 * 1024;
+const payload = Buffer.alloc(200, 0x61);
+
+function plainJob(store: SqliteStore): StoredJob {
+  return { key: store.newKey(), functionName: 'f', unique: '', data: payload, priority: Priority.NORMAL, when: 0, reducer: '' };
+}
+
+/** Bytes of a file, 0 when it does not exist. */
+function sizeOf(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function storeAt(walLimitBytes: number | undefined, onCheckpointFailure?: (error: Error) => void): { file: string; store: SqliteStore } {
+  const file = join(dir.path, `${uniqueName('wal')}.db`);
+  return { file, store: new SqliteStore({ file, walLimitBytes, onCheckpointFailure, timeoutMs: 10_000 }) };
+}
+
+/** `batches` group commits of `perBatch` jobs each, one after another. */
+async function write(store: SqliteStore, batches: number, perBatch: number, afterEach?: () => void): Promise<void> {
+  for (let b = 0; b < batches; b++) {
+    const adds: Array<Promise<void>> = [];
+    for (let i = 0; i < perBatch; i++) adds.push(store.add(plainJob(store)));
+    await Promise.all(adds);
+    afterEach?.();
+  }
+}
+
+describe('sqlite store: checkpoints on their own thread', () => {
+  it('the main connection never checkpoints; the thread copies committed pages into the file', async () => {
+    const { file, store } = storeAt(undefined);
+    await store.open();
+    assert.equal(store.walLimitBytes, 64 * MiB, 'default --sqlite-wal-limit');
+    assert.equal(store.database!.pragma('wal_autocheckpoint', { simple: true }), 0);
+    const before = sizeOf(file);
+    await write(store, 20, 500); // ~2.5 MiB of rows, far below the limit: no catch-up is asked
+    // Only a checkpoint writes to the database file itself, and the main connection does none.
+    await until('the database file to grow', () => sizeOf(file) > before + 1 * MiB);
+    await store.close();
+    assert.equal(existsSync(`${file}-wal`), false, 'the last close checkpoints and removes the WAL');
+    const reopened = new SqliteStore({ file, timeoutMs: 10_000 });
+    assert.equal((await reopened.open()).length, 10_000);
+    await reopened.close();
+  });
+
+  it('--sqlite-wal-limit: the WAL stays near the limit however much is written, and every job is kept', async () => {
+    const limit = 1 * MiB;
+    const { file, store } = storeAt(limit);
+    await store.open();
+    let largest = 0;
+    // ~40 MiB of rows: without catch-ups the WAL would hold all of it (passive checkpoints never
+    // start it over while writes go on), with SQLite's own checkpoints it would reach 4 MiB.
+    await write(store, 200, 1000, () => (largest = Math.max(largest, sizeOf(`${file}-wal`))));
+    assert.ok(largest > limit / 2, `the WAL was used (${largest} bytes)`);
+    assert.ok(largest < 4 * MiB, `the WAL stayed near its 1 MiB limit: largest ${largest} bytes`);
+    await store.close();
+    const reopened = new SqliteStore({ file, timeoutMs: 10_000 });
+    assert.equal((await reopened.open()).length, 200_000);
+    await reopened.close();
+  });
+
+  it('a catch-up copies every frame, so the next commit starts the WAL over and cuts it back to the limit', async () => {
+    const file = join(dir.path, `${uniqueName('catchup')}.db`);
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (x BLOB)');
+    const limit = 256 * 1024;
+    const failures: Error[] = [];
+    const checkpointer = new WalCheckpointer(db, file, limit, 5000, (error) => failures.push(error));
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const commit = db.transaction((n: number) => {
+      for (let i = 0; i < n; i++) insert.run(payload);
+    });
+    try {
+      // One commit of ~2 MiB: past the limit whatever the thread copies meanwhile (a writer
+      // slower than the thread never fills the WAL: each of its commits finds every frame
+      // copied and starts the WAL over by itself).
+      commit(10_000);
+      checkpointer.committed();
+      assert.equal(checkpointer.walFull, true);
+      assert.ok(sizeOf(`${file}-wal`) > 2 * limit);
+      await checkpointer.catchUp();
+      commit(1);
+      checkpointer.committed();
+      assert.ok(sizeOf(`${file}-wal`) <= limit, `WAL cut back to ${limit} bytes: ${sizeOf(`${file}-wal`)}`);
+      assert.equal(checkpointer.walFull, false);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  it('a failed thread hands checkpoints back to SQLite on the main connection, and says so', async () => {
+    const file = join(dir.path, `${uniqueName('broken')}.db`);
+    const broken = join(dir.path, 'broken-thread.mjs');
+    writeFileSync(broken, "throw new Error('cannot checkpoint here');\n");
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    const failures: Error[] = [];
+    const checkpointer = new WalCheckpointer(db, file, MiB, 5000, (error) => failures.push(error), pathToFileURL(broken));
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0);
+    await until('the failure to be reported', () => failures.length > 0);
+    assert.match(failures[0]!.message, /cannot checkpoint here/);
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+    assert.equal(checkpointer.walFull, false);
+    await checkpointer.catchUp(); // answers at once: there is nothing to wait for
+    await checkpointer.stop();
+    db.close();
+  });
+
+  it('--sqlite-wal-limit 0: no thread; SQLite checkpoints inside commits as it does by default', async () => {
+    const { file, store } = storeAt(0);
+    await store.open();
+    assert.equal(store.database!.pragma('wal_autocheckpoint', { simple: true }), 1000);
+    await write(store, 10, 1000);
+    await store.close();
+    const reopened = new SqliteStore({ file, timeoutMs: 10_000 });
+    assert.equal((await reopened.open()).length, 10_000);
+    await reopened.close();
+  });
+
+  it('refuses a WAL limit that is not a whole number of bytes', () => {
+    for (const walLimitBytes of [-1, 1.5, Number.NaN]) {
+      assert.throws(() => new SqliteStore({ file: join(dir.path, 'x.db'), walLimitBytes, timeoutMs: 1000 }), /walLimitBytes must be a whole number of bytes/);
+    }
+  });
+});
