@@ -124,7 +124,7 @@ const CLIENT_ID_LENGTHS = [12, 126, 127, 128, 130] as const;
  * `maxqueue` arguments after the function (spec 2.2): undefined = the command word alone;
  * none, one, two and three numbers, non-numeric and negative (both read as 0 = unlimited).
  * Not numbers outside an int: gearmand's atoi wraps them (`4294967297` and `-4294967295` set a
- * limit of 1), Gearport reads them whole (no limit); a difference left to decide.
+ * limit of 1), Gearport reads them whole (no limit): README row 20.
  */
 const MAXQUEUE_ARGS: readonly (readonly string[] | undefined)[] = [undefined, [], ['1'], ['2'], ['3'], ['1', '2'], ['2', '1', '3'], ['3', '2', '1'], ['abc'], ['-3'], ['0']];
 /** `maxqueue` targets: the run's functions, and one that does not exist (OK, no effect). */
