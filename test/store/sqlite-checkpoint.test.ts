@@ -13,6 +13,8 @@ import Database from 'better-sqlite3';
 import { tempDir, uniqueName } from './helpers.js';
 import { Priority, SqliteStore, type StoredJob } from '../../src/store/index.js';
 import { WalCheckpointer } from '../../src/store/sqlite-checkpointer.js';
+import { PacketType as T } from '../../src/protocol/index.js';
+import { SubmissionLoad, killHard, missingFrom, newStore, runJobs, startOn, workloads } from '../durability/harness.js';
 
 const dir = tempDir();
 after(() => dir.remove());
@@ -144,6 +146,39 @@ describe('sqlite store: checkpoints on their own thread', () => {
     const reopened = new SqliteStore({ file, timeoutMs: 10_000 });
     assert.equal((await reopened.open()).length, 10_000);
     await reopened.close();
+  });
+
+  it('gearport --sqlite-wal-limit 1m: a flood of background submits keeps the WAL near 1 MiB, and kill -9 loses nothing acknowledged', { timeout: 120_000 }, async (t) => {
+    const store = newStore('sqlite');
+    let server = await startOn(store, ['--sqlite-wal-limit', '1m']);
+    try {
+      const wal = join(store.where, 'gearport.sqlite-wal');
+      let largest = 0;
+      const poll = setInterval(() => (largest = Math.max(largest, sizeOf(wal))), 2);
+      // ~40 MiB of workloads: with the default limit (64 MiB) the WAL would hold all of it.
+      const load = new SubmissionLoad(server.port, {
+        connections: 4,
+        inFlight: 100,
+        total: 40_000,
+        maxMs: 60_000,
+        make: (i) => ({ type: T.SUBMIT_JOB_BG, functionName: 'wal-flood', unique: '', data: Buffer.concat([Buffer.from(`w-${i}|`), payload, payload, payload, payload, payload]) }),
+      });
+      await load.done;
+      clearInterval(poll);
+      assert.equal(load.acknowledged.length, 40_000, `refused: ${JSON.stringify(load.refused.slice(0, 3).map((r) => r.error))}`);
+      assert.ok(largest > 512 * 1024 && largest < 4 * MiB, `WAL near its 1 MiB limit under the flood: largest ${largest} bytes`);
+      t.diagnostic(`largest WAL ${largest} bytes`);
+      const port = server.port;
+      await killHard(server);
+      server = await startOn(store, [], port);
+      const ran = await runJobs(server.port, 'wal-flood', { timeoutMs: 60_000 });
+      const lost = missingFrom(workloads(load.acknowledged), workloads(ran));
+      assert.deepEqual(lost.slice(0, 5), [], `${lost.length} acknowledged jobs lost`);
+      assert.equal(ran.length, 40_000);
+    } finally {
+      await server.stop();
+      await store.cleanup();
+    }
   });
 
   it('refuses a WAL limit that is not a whole number of bytes', () => {
