@@ -93,7 +93,12 @@ export class WalCheckpointer {
   committed(): void {
     // The file's size is the WAL's: each start-over cuts the file back to the limit
     // (journal_size_limit), so past the limit means that many bytes in use.
-    this.walBytes = statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0;
+    // Never throws: the commit is done, and its jobs must be acknowledged whatever stat says.
+    try {
+      this.walBytes = statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0;
+    } catch {
+      this.walBytes = 0;
+    }
     Atomics.add(this.shared, Slot.WAKES, 1);
     Atomics.notify(this.shared, Slot.WAKES);
   }
