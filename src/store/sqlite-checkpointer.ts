@@ -78,8 +78,9 @@ export class WalCheckpointer {
     const synchronous = String(db.pragma('synchronous', { simple: true }));
     const data: CheckpointThreadData = { file, synchronous, shared: this.shared, minIntervalMs: MIN_INTERVAL_MS };
     this.worker = new Worker(script, { workerData: data });
-    this.worker.unref();
     this.worker.on('message', (upTo: number) => this.caughtUp(upTo));
+    // After the 'message' listener: adding one refs the worker's port again, and the thread would keep the process alive.
+    this.worker.unref();
     this.exited = new Promise((resolve) => {
       this.worker.once('error', (error) => this.fail(error));
       this.worker.once('exit', (code) => {

@@ -6,9 +6,10 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { tempDir, uniqueName } from './helpers.js';
 import { Priority, SqliteStore, type StoredJob } from '../../src/store/index.js';
@@ -16,6 +17,7 @@ import { WalCheckpointer } from '../../src/store/sqlite-checkpointer.js';
 import { PacketType as T } from '../../src/protocol/index.js';
 import { SubmissionLoad, killHard, missingFrom, newStore, runJobs, startOn, workloads } from '../durability/harness.js';
 
+const here = dirname(fileURLToPath(import.meta.url));
 const dir = tempDir();
 after(() => dir.remove());
 
@@ -135,6 +137,36 @@ describe('sqlite store: checkpoints on their own thread', () => {
     await checkpointer.catchUp(); // answers at once: there is nothing to wait for
     await checkpointer.stop();
     db.close();
+  });
+
+  it('the thread does not keep the process alive: a program that never closes its store still ends, its jobs kept', async () => {
+    const file = join(dir.path, `${uniqueName('alive')}.db`);
+    const storeModule = pathToFileURL(join(here, '..', '..', 'src', 'store', 'index.js')).href;
+    const program = [
+      `import { SqliteStore } from ${JSON.stringify(storeModule)};`,
+      `const store = new SqliteStore({ file: ${JSON.stringify(file)}, walLimitBytes: 1024 * 1024, timeoutMs: 10000 });`,
+      'await store.open();',
+      "await store.add({ key: store.newKey(), functionName: 'f', unique: '', data: Buffer.alloc(10), priority: 1, when: 0, reducer: '' });",
+      "process.stdout.write('written\\n');",
+    ].join('\n');
+    // A file, not -e: node -e ends the process once the code has run, whatever is still open.
+    const script = join(dir.path, `${uniqueName('alive')}.mjs`);
+    writeFileSync(script, program);
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      new Promise<number | null>((resolve) => child.once('exit', resolve)),
+      new Promise<'still running'>((resolve) => (timer = setTimeout(resolve, 20_000, 'still running'))),
+    ]);
+    clearTimeout(timer);
+    if (code === 'still running') child.kill('SIGKILL');
+    assert.equal(code, 0, 'the program ended by itself');
+    assert.equal(output, 'written\n');
+    const reopened = new SqliteStore({ file, timeoutMs: 10_000 });
+    assert.equal((await reopened.open()).length, 1);
+    await reopened.close();
   });
 
   it('--sqlite-wal-limit 0: no thread; SQLite checkpoints inside commits as it does by default', async () => {
