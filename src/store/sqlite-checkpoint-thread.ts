@@ -5,7 +5,10 @@
  *
  * It sleeps in Atomics.wait until the main thread commits, asks for a catch-up or stops
  * (each counts on one shared word, so no wake-up is lost between a check and the wait), and paces its passes so their fsyncs do
- * not follow every commit. It answers a catch-up once a pass begun after it copied everything.
+ * not follow every commit. It answers a catch-up once a pass begun after it copied everything,
+ * or everything that readers of older snapshots allow: while one of those is open (another
+ * program's transaction on the file), no write can start the WAL over, so waiting for it
+ * would only hold the store's writes back (to the catch-up's timeout, every batch).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -17,16 +20,19 @@ const db = new Database(file, { timeout: 0 });
 db.pragma(`synchronous = ${synchronous}`);
 
 /**
- * One pass; true when it copied every frame committed before it began. False when the file
- * was locked (the main connection closing) or another checkpoint ran: try again later.
+ * One pass: 'copied' when it copied every frame committed before it began; 'readers' when
+ * readers of older snapshots kept some frames back (SQLite reports no error then: fewer frames
+ * checkpointed than in the log); 'busy' when the file was locked (the main connection closing)
+ * or another checkpoint ran. Try again later unless 'copied'.
  */
-function passiveCheckpoint(): boolean {
+function passiveCheckpoint(): 'copied' | 'readers' | 'busy' {
   try {
     const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-    return result !== undefined && result.busy === 0 && result.checkpointed === result.log;
+    if (result === undefined || result.busy !== 0) return 'busy';
+    return result.checkpointed === result.log ? 'copied' : 'readers';
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return false;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'busy';
     throw error; // the thread ends with it, and the store checkpoints on its own thread again
   }
 }
@@ -45,14 +51,14 @@ for (;;) {
   }
   if (Atomics.load(shared, Slot.STOP) !== 0) break;
   const caughtUpTo = Atomics.load(shared, Slot.CATCH_UP);
-  const copied = passiveCheckpoint();
+  const pass = passiveCheckpoint();
   lastPass = Date.now();
-  if (copied && caughtUpTo !== handled) {
+  if (pass !== 'busy' && caughtUpTo !== handled) {
     handled = caughtUpTo;
     parentPort!.postMessage(handled);
   }
   // Nothing committed, asked or stopped since this pass began (each counts a wake): sleep until one is.
-  // After a locked pass, look again a little later even if nothing happens.
-  Atomics.wait(shared, Slot.WAKES, wakes, copied ? undefined : 10 * minIntervalMs);
+  // After a locked pass or one held back by readers, look again a little later even if nothing happens.
+  Atomics.wait(shared, Slot.WAKES, wakes, pass === 'copied' ? undefined : 10 * minIntervalMs);
 }
 db.close();

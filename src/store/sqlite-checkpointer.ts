@@ -13,7 +13,10 @@
  * never start over. When it holds more than `walLimitBytes`, the store asks for a catch-up
  * before its next write: no commit happens meanwhile (the event loop goes on; the batch waits),
  * the thread copies the rest, and that write starts the WAL over. `journal_size_limit` then
- * cuts the file back, so the WAL on disk stays near the limit.
+ * cuts the file back, so the WAL on disk stays near the limit. A reader of an old snapshot
+ * (another program's open transaction on the file) keeps frames from being copied and the WAL
+ * from starting over: the thread then answers once it has copied what it may, and the WAL
+ * grows past the limit until the reader is done, as it would with SQLite's own checkpoints.
  *
  * If the thread fails (cannot open the file, an I/O error), the main connection goes back to
  * SQLite's own checkpoints: slower, never wrong.
@@ -109,7 +112,10 @@ export class WalCheckpointer {
     return !this.failed && this.walBytes > this.walLimitBytes;
   }
 
-  /** Resolves once every frame committed so far is in the database file, or after timeoutMs. */
+  /**
+   * Resolves once every frame committed so far is in the database file (all that readers of
+   * older snapshots allow: while one is open the WAL cannot start over anyway), or after timeoutMs.
+   */
   catchUp(): Promise<void> {
     if (this.failed) return Promise.resolve();
     const upTo = Atomics.add(this.shared, Slot.CATCH_UP, 1) + 1;

@@ -121,6 +121,54 @@ describe('sqlite store: checkpoints on their own thread', () => {
     assert.deepEqual(failures, []);
   });
 
+  it('a reader of an old snapshot does not hold writes back: the catch-up answers once the thread has copied all it may', async () => {
+    const file = join(dir.path, `${uniqueName('reader')}.db`);
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (x BLOB)');
+    const limit = 256 * 1024;
+    const failures: Error[] = [];
+    // A catch-up bound far above the test's own: waiting it out would fail the race below.
+    const checkpointer = new WalCheckpointer(db, file, limit, 60_000, (error) => failures.push(error));
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const commit = db.transaction((n: number) => {
+      for (let i = 0; i < n; i++) insert.run(payload);
+    });
+    const reader = new Database(file);
+    try {
+      commit(100);
+      checkpointer.committed();
+      // An open read transaction (another program looking at the file): no checkpoint may copy
+      // the frames committed after it began, and no write can start the WAL over until it ends.
+      reader.exec('BEGIN');
+      assert.equal(reader.prepare('SELECT count(*) FROM t').pluck().get(), 100);
+      commit(10_000);
+      checkpointer.committed();
+      assert.equal(checkpointer.walFull, true);
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        checkpointer.catchUp().then(() => 'answered'),
+        new Promise((resolve) => (timer = setTimeout(resolve, 10_000, 'still waiting'))),
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, 'answered', 'the catch-up does not wait for the reader');
+      commit(1);
+      checkpointer.committed();
+      assert.equal(checkpointer.walFull, true, 'the WAL goes on past the limit while the reader needs it');
+      // The reader done, the next catch-up copies the rest and the commit after it starts the WAL over.
+      reader.exec('COMMIT');
+      await checkpointer.catchUp();
+      commit(1);
+      checkpointer.committed();
+      assert.ok(sizeOf(`${file}-wal`) <= limit, `WAL cut back to ${limit} bytes: ${sizeOf(`${file}-wal`)}`);
+    } finally {
+      reader.close();
+      await checkpointer.stop();
+      db.close();
+    }
+    assert.deepEqual(failures, []);
+  });
+
   it('a failed thread hands checkpoints back to SQLite on the main connection, and says so', async () => {
     const file = join(dir.path, `${uniqueName('broken')}.db`);
     const broken = join(dir.path, 'broken-thread.mjs');
