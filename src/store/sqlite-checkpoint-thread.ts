@@ -16,7 +16,8 @@ import { Slot, type CheckpointThreadData } from './sqlite-checkpointer.js';
 
 const { file, synchronous, shared, minIntervalMs } = workerData as CheckpointThreadData;
 
-const db = new Database(file, { timeout: 0 });
+// fileMustExist: should the file be gone, fail (and hand checkpoints back) rather than checkpoint a new empty one.
+const db = new Database(file, { timeout: 0, fileMustExist: true });
 db.pragma(`synchronous = ${synchronous}`);
 
 /**
@@ -32,7 +33,8 @@ function passiveCheckpoint(): 'copied' | 'readers' | 'busy' {
     return result.checkpointed === result.log ? 'copied' : 'readers';
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'busy';
+    // Extended codes too (SQLITE_BUSY_RECOVERY, SQLITE_LOCKED_SHAREDCACHE ...): all mean "later".
+    if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) return 'busy';
     throw error; // the thread ends with it, and the store checkpoints on its own thread again
   }
 }
