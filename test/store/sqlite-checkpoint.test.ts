@@ -56,6 +56,24 @@ async function write(store: SqliteStore, batches: number, perBatch: number, afte
   }
 }
 
+/** WAL limit of the tests that drive a WalCheckpointer directly. */
+const limit = 256 * 1024;
+
+/** A WAL-mode file with one table, its checkpointer (at `limit`) and `commit(n)`, which commits n rows. */
+function walTable(label: string, catchUpTimeoutMs: number) {
+  const file = join(dir.path, `${uniqueName(label)}.db`);
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE t (x BLOB)');
+  const failures: Error[] = [];
+  const checkpointer = new WalCheckpointer(db, file, limit, catchUpTimeoutMs, (error) => failures.push(error));
+  const insert = db.prepare('INSERT INTO t VALUES (?)');
+  const commit = db.transaction((n: number) => {
+    for (let i = 0; i < n; i++) insert.run(payload);
+  });
+  return { file, db, checkpointer, commit, failures };
+}
+
 describe('sqlite store: checkpoints on their own thread', () => {
   it('the main connection never checkpoints; the thread copies committed pages into the file', async () => {
     const { file, store } = storeAt(undefined);
@@ -90,17 +108,7 @@ describe('sqlite store: checkpoints on their own thread', () => {
   });
 
   it('a catch-up copies every frame, so the next commit starts the WAL over and cuts it back to the limit', async () => {
-    const file = join(dir.path, `${uniqueName('catchup')}.db`);
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE t (x BLOB)');
-    const limit = 256 * 1024;
-    const failures: Error[] = [];
-    const checkpointer = new WalCheckpointer(db, file, limit, 5000, (error) => failures.push(error));
-    const insert = db.prepare('INSERT INTO t VALUES (?)');
-    const commit = db.transaction((n: number) => {
-      for (let i = 0; i < n; i++) insert.run(payload);
-    });
+    const { file, db, checkpointer, commit, failures } = walTable('catchup', 5000);
     try {
       // One commit of ~2 MiB: past the limit whatever the thread copies meanwhile (a writer
       // slower than the thread never fills the WAL: each of its commits finds every frame
@@ -122,18 +130,8 @@ describe('sqlite store: checkpoints on their own thread', () => {
   });
 
   it('a reader of an old snapshot does not hold writes back: the catch-up answers once the thread has copied all it may', async () => {
-    const file = join(dir.path, `${uniqueName('reader')}.db`);
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE t (x BLOB)');
-    const limit = 256 * 1024;
-    const failures: Error[] = [];
     // A catch-up bound far above the test's own: waiting it out would fail the race below.
-    const checkpointer = new WalCheckpointer(db, file, limit, 60_000, (error) => failures.push(error));
-    const insert = db.prepare('INSERT INTO t VALUES (?)');
-    const commit = db.transaction((n: number) => {
-      for (let i = 0; i < n; i++) insert.run(payload);
-    });
+    const { file, db, checkpointer, commit, failures } = walTable('reader', 60_000);
     const reader = new Database(file);
     try {
       commit(100);
