@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { defaultSecurityConfig, securityConfigProblem, type SecurityConfig } from '../security/config.js';
+import { DEFAULT_WAL_LIMIT_BYTES } from '../store/sqlite-checkpointer.js';
 
 export const VerboseLevels = ['FATAL', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'] as const;
 export type VerboseLevel = (typeof VerboseLevels)[number];
@@ -140,7 +141,7 @@ export function defaultConfig(): GearportConfig {
     sqliteFile: undefined,
     sqliteTable: 'gearport_queue',
     sqliteSynchronous: 'NORMAL',
-    sqliteWalLimit: 64 * MiB,
+    sqliteWalLimit: DEFAULT_WAL_LIMIT_BYTES,
     postgresConninfo: 'postgres://127.0.0.1:5432/postgres',
     postgresTable: 'gearport_queue',
     redisHost: '127.0.0.1',

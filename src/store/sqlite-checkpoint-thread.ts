@@ -14,7 +14,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { Slot, type CheckpointThreadData } from './sqlite-checkpointer.js';
 
-const { file, synchronous, shared, minIntervalMs } = workerData as CheckpointThreadData;
+const { file, synchronous, shared } = workerData as CheckpointThreadData;
+
+/** Least time between two passes: each with frames to copy syncs the WAL and the file. */
+const MIN_INTERVAL_MS = 5;
 
 // fileMustExist: should the file be gone, fail (and hand checkpoints back) rather than checkpoint a new empty one.
 const db = new Database(file, { timeout: 0, fileMustExist: true });
@@ -48,7 +51,7 @@ for (;;) {
   const requested = Atomics.load(shared, Slot.CATCH_UP);
   if (requested === handled) {
     // Pace passes (a pass with frames to copy syncs the WAL and the file); a catch-up or a stop cuts the pause short.
-    const pause = lastPass + minIntervalMs - Date.now();
+    const pause = lastPass + MIN_INTERVAL_MS - Date.now();
     if (pause > 0) Atomics.wait(shared, Slot.CATCH_UP, requested, pause);
   }
   if (Atomics.load(shared, Slot.STOP) !== 0) break;
@@ -61,6 +64,6 @@ for (;;) {
   }
   // Nothing committed, asked or stopped since this pass began (each counts a wake): sleep until one is.
   // After a locked pass or one held back by readers, look again a little later even if nothing happens.
-  Atomics.wait(shared, Slot.WAKES, wakes, pass === 'copied' ? undefined : 10 * minIntervalMs);
+  Atomics.wait(shared, Slot.WAKES, wakes, pass === 'copied' ? undefined : 10 * MIN_INTERVAL_MS);
 }
 db.close();

@@ -40,16 +40,15 @@ export interface CheckpointThreadData {
   /** The main connection's synchronous mode: a checkpoint syncs as that mode promises. */
   readonly synchronous: string;
   readonly shared: Int32Array;
-  /** Least time between two passes (each with frames to copy syncs the WAL and the file). */
-  readonly minIntervalMs: number;
 }
+
+/** Default of --sqlite-wal-limit. */
+export const DEFAULT_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 const THREAD_SCRIPT = new URL('./sqlite-checkpoint-thread.js', import.meta.url);
 
 /** SQLite's own rhythm, for when there is no thread: a checkpoint every 1000 pages. */
 const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
-
-const MIN_INTERVAL_MS = 5;
 
 export class WalCheckpointer {
   private readonly shared = new Int32Array(new SharedArrayBuffer(3 * 4));
@@ -58,7 +57,7 @@ export class WalCheckpointer {
   /** The WAL file's size after the last commit. */
   private walBytes = 0;
   private failed = false;
-  private exited: Promise<void>;
+  private readonly exited: Promise<void>;
   /** Callers waiting for a catch-up, with the number it was asked as. */
   private waiting: Array<{ upTo: number; resolve: () => void }> = [];
 
@@ -79,7 +78,7 @@ export class WalCheckpointer {
     db.pragma('wal_autocheckpoint = 0');
     db.pragma(`journal_size_limit = ${walLimitBytes}`);
     const synchronous = String(db.pragma('synchronous', { simple: true }));
-    const data: CheckpointThreadData = { file, synchronous, shared: this.shared, minIntervalMs: MIN_INTERVAL_MS };
+    const data: CheckpointThreadData = { file, synchronous, shared: this.shared };
     this.worker = new Worker(script, { workerData: data });
     this.worker.on('message', (upTo: number) => this.caughtUp(upTo));
     // After the 'message' listener: adding one refs the worker's port again, and the thread would keep the process alive.
@@ -119,7 +118,7 @@ export class WalCheckpointer {
   catchUp(): Promise<void> {
     if (this.failed) return Promise.resolve();
     const upTo = Atomics.add(this.shared, Slot.CATCH_UP, 1) + 1;
-    this.wake(Slot.CATCH_UP);
+    this.wake();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((w) => w.resolve !== done);
@@ -136,7 +135,7 @@ export class WalCheckpointer {
   /** End the thread (before the main connection closes, so that close is the last checkpoint). */
   async stop(): Promise<void> {
     Atomics.store(this.shared, Slot.STOP, 1);
-    this.wake(Slot.CATCH_UP);
+    this.wake();
     this.worker.ref(); // unref'd while it runs; its exit must keep the process alive until then
     let timer: NodeJS.Timeout | undefined;
     const stopped = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(r, this.timeoutMs, false)))]);
@@ -144,9 +143,10 @@ export class WalCheckpointer {
     if (!stopped) await this.worker.terminate();
   }
 
-  private wake(slot: number): void {
+  /** A catch-up or the stop: ends the thread's sleep, and its pause between passes too. */
+  private wake(): void {
     Atomics.add(this.shared, Slot.WAKES, 1);
-    Atomics.notify(this.shared, slot);
+    Atomics.notify(this.shared, Slot.CATCH_UP);
     Atomics.notify(this.shared, Slot.WAKES);
   }
 

@@ -23,7 +23,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BatchedStore, type BatchedStoreOptions } from './batched-store.js';
-import { WalCheckpointer } from './sqlite-checkpointer.js';
+import { DEFAULT_WAL_LIMIT_BYTES, WalCheckpointer } from './sqlite-checkpointer.js';
 import { StoreError, StoreErrorCode, unavailable } from './errors.js';
 import { JOB_COLUMNS, ROW_WIDTH, UPDATE_SEQ_ON_CONFLICT, jobFromRow, putRow } from './sql-rows.js';
 import { checkSchemaVersion, checkTableName, integerOf, nameBytes } from './validate.js';
@@ -47,8 +47,6 @@ export interface SqliteStoreOptions extends BatchedStoreOptions {
   /** Told when the checkpoint thread fails (the store then checkpoints on its own thread). */
   onCheckpointFailure?: (error: Error) => void;
 }
-
-export const DEFAULT_SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Rows per multi-row INSERT: one statement step per 16 rows instead of per row cut the SQLite
@@ -132,7 +130,7 @@ export class SqliteStore extends BatchedStore {
     if (!Object.values(SqliteSynchronous).includes(this.synchronous)) {
       throw new StoreError(StoreErrorCode.INVALID, this.name, `synchronous must be NORMAL, FULL or EXTRA, not ${String(this.synchronous)}`);
     }
-    this.walLimitBytes = options.walLimitBytes ?? DEFAULT_SQLITE_WAL_LIMIT_BYTES;
+    this.walLimitBytes = options.walLimitBytes ?? DEFAULT_WAL_LIMIT_BYTES;
     if (!Number.isSafeInteger(this.walLimitBytes) || this.walLimitBytes < 0) {
       throw new StoreError(StoreErrorCode.INVALID, this.name, `walLimitBytes must be a whole number of bytes, 0 or more, not ${String(options.walLimitBytes)}`);
     }
