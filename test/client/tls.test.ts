@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Admin, Client, Worker } from '../../src/client/index.js';
 import { startGearport, type RunningServer } from '../helpers/servers.js';
 import { skipUnless } from '../helpers/servers.js';
-import { makeCerts, type CertSet } from '../security/certs.js';
+import { makeCerts, sslArgs, type CertSet } from '../security/certs.js';
 
 describe('client library over TLS', { skip: skipUnless('openssl') }, () => {
   let certs: CertSet;
@@ -20,7 +20,7 @@ describe('client library over TLS', { skip: skipUnless('openssl') }, () => {
   before(async () => {
     certs = makeCerts(['app-1']);
     ca = readFileSync(certs.caFile);
-    const tls = ['--ssl', '--ssl-certificate', certs.serverCert, '--ssl-key', certs.serverKey];
+    const tls = sslArgs(certs);
     server = await startGearport({ args: [...tls, '-q', 'none'] });
     mutual = await startGearport({ args: [...tls, '-q', 'none', '--ssl-verify-client', '--ssl-ca-file', certs.caFile] });
   });

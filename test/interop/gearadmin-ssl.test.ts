@@ -20,7 +20,7 @@ import { PacketType as T } from '../../src/protocol/index.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 import { skipUnless, startGearport, type RunningServer } from '../helpers/servers.js';
 import { runTool, type ToolResult } from '../helpers/tools.js';
-import { makeCerts, type CertSet } from '../security/certs.js';
+import { makeCerts, sslArgs, type CertSet } from '../security/certs.js';
 import { sortedLines } from './common.js';
 
 const skip = skipUnless('gearadmin') || skipUnless('openssl');
@@ -99,7 +99,7 @@ describe('gearadmin -S/--ssl and Gearport with TLS on the Gearman port', { skip,
 
   before(async () => {
     certs = makeCerts(['gearadmin']);
-    server = await startGearport({ args: ['--ssl', '--ssl-certificate', certs.serverCert, '--ssl-key', certs.serverKey] });
+    server = await startGearport({ args: sslArgs(certs) });
     bridge = await startTlsBridge(server.port, certs.caFile);
     // Every connection Gearport sees is TLS: the jobs and the worker come through the bridge too.
     client = await ScriptedPeer.connect(bridge.port, 'client');

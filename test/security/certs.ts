@@ -55,3 +55,8 @@ export function makeCerts(clients: readonly string[]): CertSet {
     strangerKey: p('stranger.key'),
   };
 }
+
+/** Gearport's flags for TLS on the Gearman port with `certs`' server certificate. */
+export function sslArgs(certs: CertSet): string[] {
+  return ['--ssl', '--ssl-certificate', certs.serverCert, '--ssl-key', certs.serverKey];
+}

@@ -13,7 +13,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { FrameDecoder, encodeRequest, ownFrame, PacketType as T, type OwnedFrame } from '../../src/protocol/index.js';
 import { freePort, gearportCli, skipUnless, startGearport, type RunningServer } from '../helpers/servers.js';
 import { collect, openSocket } from '../robustness/attacks.js';
-import { makeCerts, type CertSet } from './certs.js';
+import { makeCerts, sslArgs, type CertSet } from './certs.js';
 
 const skip = skipUnless('openssl');
 
@@ -110,7 +110,7 @@ describe('TLS on the Gearman port', { skip, timeout: 120_000 }, () => {
   });
 
   test('binary and admin protocols over TLS; a plaintext peer gets nothing', async () => {
-    const server = await startGearport({ args: ['--ssl', '--ssl-certificate', certs.serverCert, '--ssl-key', certs.serverKey] });
+    const server = await startGearport({ args: sslArgs(certs) });
     try {
       const peer = await tlsPeer(server.port, certs);
       peer.send(encodeRequest(T.ECHO_REQ, ['over tls']));
@@ -170,7 +170,7 @@ describe('TLS on the Gearman port', { skip, timeout: 120_000 }, () => {
   });
 
   test('silent TLS clients are cut off at the handshake timeout while others are served', async () => {
-    const server = await startGearport({ args: ['--ssl', '--ssl-certificate', certs.serverCert, '--ssl-key', certs.serverKey, '--ssl-handshake-timeout', '700'] });
+    const server = await startGearport({ args: [...sslArgs(certs), '--ssl-handshake-timeout', '700'] });
     try {
       const silent = await Promise.all(Array.from({ length: 200 }, () => openSocket(server.host, server.port)));
       const started = Date.now();
@@ -187,7 +187,7 @@ describe('TLS on the Gearman port', { skip, timeout: 120_000 }, () => {
   });
 
   test('connection limits apply to TLS connections before the handshake', async () => {
-    const server = await startGearport({ args: ['--ssl', '--ssl-certificate', certs.serverCert, '--ssl-key', certs.serverKey, '--max-connections-per-address', '5'] });
+    const server = await startGearport({ args: [...sslArgs(certs), '--max-connections-per-address', '5'] });
     try {
       const peers = [];
       for (let i = 0; i < 5; i++) peers.push(await tlsPeer(server.port, certs));
@@ -216,7 +216,7 @@ describe('TLS on the Gearman port', { skip, timeout: 120_000 }, () => {
         }),
       );
       server = await startGearport({
-        args: ['--ssl', '--ssl-certificate', certs.serverCert, '--ssl-key', certs.serverKey, '--ssl-ca-file', certs.caFile, '--ssl-verify-client', '--ssl-client-rights', rightsFile],
+        args: [...sslArgs(certs), '--ssl-ca-file', certs.caFile, '--ssl-verify-client', '--ssl-client-rights', rightsFile],
       });
     });
     after(async () => {
