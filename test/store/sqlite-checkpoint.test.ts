@@ -41,6 +41,16 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
   }
 }
 
+/** What `promise` gives, or 'timed out' when it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timed out'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<'timed out'>((resolve) => (timer = setTimeout(resolve, ms, 'timed out')))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function storeAt(walLimitBytes: number | undefined, onCheckpointFailure?: (error: Error) => void): { file: string; store: SqliteStore } {
   const file = join(dir.path, `${uniqueName('wal')}.db`);
   return { file, store: new SqliteStore({ file, walLimitBytes, onCheckpointFailure, timeoutMs: 10_000 }) };
@@ -143,12 +153,7 @@ describe('sqlite store: checkpoints on their own thread', () => {
       commit(10_000);
       checkpointer.committed();
       assert.equal(checkpointer.walFull, true);
-      let timer: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        checkpointer.catchUp().then(() => 'answered'),
-        new Promise((resolve) => (timer = setTimeout(resolve, 10_000, 'still waiting'))),
-      ]);
-      clearTimeout(timer);
+      const outcome = await within(checkpointer.catchUp().then(() => 'answered'), 10_000);
       assert.equal(outcome, 'answered', 'the catch-up does not wait for the reader');
       commit(1);
       checkpointer.committed();
@@ -201,13 +206,8 @@ describe('sqlite store: checkpoints on their own thread', () => {
     const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      new Promise<number | null>((resolve) => child.once('exit', resolve)),
-      new Promise<'still running'>((resolve) => (timer = setTimeout(resolve, 20_000, 'still running'))),
-    ]);
-    clearTimeout(timer);
-    if (code === 'still running') child.kill('SIGKILL');
+    const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 20_000);
+    if (code === 'timed out') child.kill('SIGKILL');
     assert.equal(code, 0, 'the program ended by itself');
     assert.equal(output, 'written\n');
     const reopened = new SqliteStore({ file, timeoutMs: 10_000 });
