@@ -132,6 +132,21 @@ export class ScenarioContext {
     return sortListing(text);
   }
 
+  /**
+   * Poll admin `line` until `done` holds for its listing: for what a server handles on its own
+   * time, such as a closed connection (gearmand: on its processing thread, after the I/O thread
+   * saw the close). Fails after `timeoutMs` with `what` and the last listing.
+   */
+  async untilListing(line: string, done: (listing: string) => boolean, what: string, timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const listing = await this.admin(line, 'listing');
+      if (done(listing)) return listing;
+      if (Date.now() > deadline) throw new Error(`${this.kind}: ${what} not seen within ${timeoutMs} ms; ${line.trim()} shows ${JSON.stringify(listing)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.peers.map((p) => p.close()), ...this.admins.map((a) => a.close())]);
   }

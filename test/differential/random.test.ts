@@ -628,16 +628,8 @@ class Run {
     await p.peer.close();
     const slots = p.worker ? this.workers : this.clients;
     slots[slots.indexOf(p)] = undefined;
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      const status = await this.ctx.admin('status\r\n', 'listing');
-      const line = status.split('\n').find((l) => l.startsWith(`${bye}\t`));
-      if (line !== undefined && line.endsWith('\t0')) break;
-      if (Date.now() > deadline) {
-        throw new Error(`${this.ctx.kind} had not handled the close of ${p.name} after ${WAIT_MS} ms: status shows ${show(line ?? '(no marker line)')}`);
-      }
-      await sleep(2);
-    }
+    const markerGone = (status: string) => status.split('\n').some((l) => l.startsWith(`${bye}\t`) && l.endsWith('\t0'));
+    await this.ctx.untilListing('status\r\n', markerGone, `the close of ${p.name} handled (marker ${bye} without workers)`, WAIT_MS);
     await this.barrier(undefined);
   }
 

@@ -115,7 +115,7 @@ differential('work', (scenario) => {
       if (giveUp === 'disconnect') {
         await holder.close();
         // Processed on the server's own time: wait until nothing runs (status: total, running).
-        for (let i = 0; i < 100 && !(await t.listing('status\r\n', ['f\t'])).startsWith('f\t2\t0\t'); i++) await new Promise((r) => setTimeout(r, 20));
+        await t.untilListing('status\r\n', (status) => status.split('\n').some((l) => l.startsWith('f\t2\t0\t')), 'both jobs requeued after the holder closed');
       } else {
         t.send(holder, giveUp === 'CANT_DO' ? T.CANT_DO : T.RESET_ABILITIES, giveUp === 'CANT_DO' ? ['f'] : []);
         await t.expectNothing(holder); // handled before the next worker grabs (gearmand: another thread)
