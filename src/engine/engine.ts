@@ -378,15 +378,21 @@ export class Engine extends JobTable {
     return statusOf(undefined);
   }
 
-  /** Admin `cancel job`: clients hear WORK_FAIL and the job is gone (spec 2.2). */
+  /**
+   * Admin `cancel job`: clients hear WORK_FAIL and the job is gone (spec 2.2). A running job
+   * stays with its worker, unheard, until it ends: cancelled once (a second cancel finds
+   * nothing, README compatibility row 8), while one merely abandoned by its clients (ignored,
+   * still in `show jobs`) can be cancelled, as in gearmand.
+   */
   cancel(handle: string): boolean {
     const job = this.jobs.get(handle);
-    if (job === undefined || job.run?.ignored === true) return false;
+    if (job === undefined || job.run?.cancelled === true) return false;
     this.forward(job, Forward.fail);
     this.dropClients(job);
     if (job.run !== undefined) {
       // The worker keeps running it; its results go nowhere and the row is gone now.
       job.run.ignored = true;
+      job.run.cancelled = true;
       this.uncoalesce(job);
       this.forgetStored(job.storeKey);
       job.storeKey = undefined;
