@@ -4,13 +4,15 @@
  * Gearport, and compares what every peer received, byte for byte after the harness's
  * normalization (handles `<H1>`..., fds in `workers`, listing order).
  *
- * The grammar: submits of every priority, foreground and background (also from workers);
+ * The grammar: submits of every priority, foreground and background, also from workers (then
+ * one connection is client and worker at once), uniques up to 63 bytes;
  * SUBMIT_JOB_EPOCH with a past, zero, negative, non-numeric and far-future epoch (far-future
  * jobs in a function of their own, see LATER);
  * SUBMIT_REDUCE_JOB and SUBMIT_REDUCE_JOB_BACKGROUND (empty, short, 64- and 65-byte reducers);
  * GRAB_JOB, GRAB_JOB_UNIQ and GRAB_JOB_ALL; PRE_SLEEP; CAN_DO / CAN_DO_TIMEOUT 0 / CANT_DO /
  * RESET_ABILITIES; every WORK_* result, WORK_STATUS with negative, 32- and 64-bit-overflowing,
- * non-numeric and 11-byte numbers; GET_STATUS, GET_STATUS_UNIQUE, OPTION_REQ, ECHO_REQ;
+ * non-numeric and 11-byte numbers; GET_STATUS, GET_STATUS_UNIQUE, OPTION_REQ (a C string:
+ * also with a NUL and more after it), ECHO_REQ;
  * SET_CLIENT_ID of up to 130 bytes; admin listings and `maxqueue` in every argument shape (then
  * submits meet the full queue); `create function`, `drop function` (the name in either case) and
  * `cancel job` where the servers agree (unknown and finished handles, a running job whose
@@ -845,7 +847,8 @@ class Run {
         else fields = [handle, RESULT_PAYLOADS[op.payload]!];
         const text = `${op.result} ${fields.map(show).join(' ')}`;
         // README compatibility row 4: a client without `exceptions` gets WORK_FAIL handle+NUL
-        // from gearmand, the handle alone from Gearport. Sent only when every client has it.
+        // from gearmand, the handle alone from Gearport. Sent only when every client has it
+        // (and every worker waiting on a job it submitted).
         if (op.result === 'WORK_EXCEPTION' && all.some((p) => !p.exceptions && (!p.worker || p.attached.length > 0))) {
           return skip(peer, text, 'a client lacks OPTION_REQ exceptions: README compatibility row 4');
         }
