@@ -219,15 +219,18 @@ export class Engine extends JobTable {
   }
 
   /**
-   * A worker gives up the jobs it runs for `registrations` (newest first) in gearmand's order,
-   * which decides who gets them next: newest registration first, and within one, the job
-   * assigned last first (its lists grow at the head). Every running job has its registration:
-   * a grab goes through one, and dropping one (CANT_DO, RESET_ABILITIES, disconnect) comes here.
+   * A worker gives up the jobs it runs for `registrations` in gearmand's order, which decides
+   * who gets them next and the order clients hear WORK_FAILs at the retry limit: newest
+   * registration first, and within one, the job assigned last first (its lists grow at the
+   * head). Newest by registration sequence: a grab's round-robin reorders `registrations`, and
+   * gearmand (without --round-robin) never does. Every running job has its registration: a grab
+   * goes through one, and dropping one (CANT_DO, RESET_ABILITIES, disconnect) comes here.
    */
   private requeueRunning(peer: Peer, registrations: readonly Registration[]): void {
     if (peer.running.size === 0) return;
     const lastFirst = peer.running.toArray().reverse();
-    for (const reg of registrations) for (const job of lastFirst) if (job.fn === reg.fn) this.requeue(job);
+    const newestFirst = registrations.length > 1 ? [...registrations].sort((a, b) => b.order - a.order) : registrations;
+    for (const reg of newestFirst) for (const job of lastFirst) if (job.fn === reg.fn) this.requeue(job);
   }
 
   /** Whether `bytes` more stay within the job memory budget (--max-job-memory; 0 = none). */
@@ -378,15 +381,21 @@ export class Engine extends JobTable {
     return statusOf(undefined);
   }
 
-  /** Admin `cancel job`: clients hear WORK_FAIL and the job is gone (spec 2.2). */
+  /**
+   * Admin `cancel job`: clients hear WORK_FAIL and the job is gone (spec 2.2). A running job
+   * stays with its worker, unheard, until it ends: cancelled once (a second cancel finds
+   * nothing, README compatibility row 8), while one merely abandoned by its clients (ignored,
+   * still in `show jobs`) can be cancelled, as in gearmand.
+   */
   cancel(handle: string): boolean {
     const job = this.jobs.get(handle);
-    if (job === undefined || job.run?.ignored === true) return false;
+    if (job === undefined || job.run?.cancelled === true) return false;
     this.forward(job, Forward.fail);
     this.dropClients(job);
     if (job.run !== undefined) {
       // The worker keeps running it; its results go nowhere and the row is gone now.
       job.run.ignored = true;
+      job.run.cancelled = true;
       this.uncoalesce(job);
       this.forgetStored(job.storeKey);
       job.storeKey = undefined;

@@ -103,6 +103,8 @@ export class JobRun {
   denominator = 0;
   /** Abandoned or cancelled while the worker runs it: results go nowhere. */
   ignored = false;
+  /** Cancelled by admin `cancel job` while the worker runs it: a second cancel finds nothing. */
+  cancelled = false;
   /** CAN_DO_TIMEOUT timer of this assignment. */
   timeoutTimer: unknown = undefined;
 

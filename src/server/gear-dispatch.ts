@@ -113,11 +113,12 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       );
     }
     case T.OPTION_REQ: {
-      // Compared as a C string, so a trailing NUL is tolerated (spec 1.7).
+      // Compared as a C string (gearmand copies it with "%.*s", which stops at the first NUL),
+      // so whatever follows a NUL is ignored, however long it is (spec 1.7).
       const raw = frame.args[0]!;
       const nul = raw.indexOf(0);
       const name = bytesToKey(nul === -1 ? raw : raw.subarray(0, nul));
-      if (raw.length < 64 && name.toLowerCase() === 'exceptions') {
+      if (name.toLowerCase() === 'exceptions') {
         session.exceptions = true;
         return session.reply(encodePacket(T.OPTION_RES, [raw]));
       }

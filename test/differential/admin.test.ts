@@ -115,6 +115,29 @@ differential('admin text protocol', (scenario) => {
     assert.equal(await t.admin('cancel job\r\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandcancel\r\n');
   });
 
+  scenario('cancel job of a running job whose only client left: OK, the worker finishes it unheard', async (t) => {
+    // Found while adding `cancel job` to the random test (gearman-spec 2.2: a job in memory is found,
+    // abandoned ones included): Gearport took the ignore flag for an earlier cancel.
+    const { client: c, worker: w } = await t.runningJob('worker', 'u');
+    await c.close();
+    await t.untilListing('show jobs\r\n', (l) => l === '<H1>\t0\t1\t0\n.\n', 'the client\'s close handled');
+    const other = await t.peer('other');
+    t.send(other, T.GET_STATUS_UNIQUE, ['u']);
+    await t.expect(other, 'STATUS_RES_UNIQUE u\x001\x001\x000\x000\x000');
+    assert.equal(await t.admin(`cancel job ${t.names.handleOf('<H1>')}\r\n`, 'line'), 'OK\r\n');
+    // README compatibility row 8: a second cancel finds the job again in gearmand, not in
+    // Gearport; gearmand keeps the cancelled job's unique, Gearport frees it at once.
+    assert.equal(await t.admin(`cancel job ${t.names.handleOf('<H1>')}\r\n`, 'line'), t.per({ gearmand: 'OK\r\n', gearport: 'ERR UNKNOWN_JOB\r\n' }));
+    t.send(other, T.GET_STATUS_UNIQUE, ['u']);
+    await t.expect(other, t.per({ gearmand: 'STATUS_RES_UNIQUE u\x001\x001\x000\x000\x000', gearport: 'STATUS_RES_UNIQUE u\x000\x000\x000\x000\x000' }));
+    t.send(other, T.GET_STATUS, ['<H1>']);
+    await t.expect(other, 'STATUS_RES <H1>\x001\x001\x000\x000');
+    assert.equal(await t.listing('show jobs\r\n'), '<H1>\t0\t1\t0\n.\n');
+    t.send(w, T.WORK_COMPLETE, ['<H1>', 'late']);
+    await t.expectNothing(w, 'the worker still held the cancelled job');
+    assert.equal(await t.listing('show jobs\r\n'), '.\n');
+  });
+
   scenario('cancel job of a running job: WORK_FAIL now; what the worker sends later', async (t) => {
     const { client: c, worker: w } = await t.runningJob();
     assert.equal(await t.admin(`CANCEL JOB ${t.names.handleOf('<H1>')}\r\n`, 'line'), 'OK\r\n');

@@ -59,7 +59,13 @@ differential('errors and simple commands', (scenario) => {
     await t.expect(p, 'OPTION_RES exceptions');
     t.send(p, T.OPTION_REQ, ['EXCEPTIONS']);
     await t.expect(p, 'OPTION_RES EXCEPTIONS');
-    for (const option of ['foo', 'exception', 'exceptions2', '']) {
+    // A C string: what follows a NUL is ignored, however long (gearmand's 64-byte option buffer
+    // holds the text before it). Found while adding such payloads to the random test.
+    for (const option of ['exceptions\0', 'Exceptions\0x', `exceptions\0${'x'.repeat(53)}`, `EXCEPTIONS\0${'x'.repeat(200)}`]) {
+      t.send(p, T.OPTION_REQ, [option]);
+      await t.expect(p, `OPTION_RES ${option}`);
+    }
+    for (const option of ['foo', 'exception', 'exceptions2', '', '\0exceptions', 'exception\0s']) {
       t.send(p, T.OPTION_REQ, [option]);
       await t.expect(p, 'ERROR UNKNOWN_OPTION\0Server does not recognize given option');
     }

@@ -4,15 +4,19 @@
  * Gearport, and compares what every peer received, byte for byte after the harness's
  * normalization (handles `<H1>`..., fds in `workers`, listing order).
  *
- * The grammar: submits of every priority, foreground and background (also from workers);
+ * The grammar: submits of every priority, foreground and background, also from workers (then
+ * one connection is client and worker at once), uniques up to 63 bytes;
  * SUBMIT_JOB_EPOCH with a past, zero, negative, non-numeric and far-future epoch (far-future
  * jobs in a function of their own, see LATER);
  * SUBMIT_REDUCE_JOB and SUBMIT_REDUCE_JOB_BACKGROUND (empty, short, 64- and 65-byte reducers);
  * GRAB_JOB, GRAB_JOB_UNIQ and GRAB_JOB_ALL; PRE_SLEEP; CAN_DO / CAN_DO_TIMEOUT 0 / CANT_DO /
  * RESET_ABILITIES; every WORK_* result, WORK_STATUS with negative, 32- and 64-bit-overflowing,
- * non-numeric and 11-byte numbers; GET_STATUS, GET_STATUS_UNIQUE, OPTION_REQ, ECHO_REQ;
+ * non-numeric and 11-byte numbers; GET_STATUS, GET_STATUS_UNIQUE, OPTION_REQ (a C string:
+ * also with a NUL and more after it), ECHO_REQ;
  * SET_CLIENT_ID of up to 130 bytes; admin listings and `maxqueue` in every argument shape (then
- * submits meet the full queue); a worker disconnecting while it holds jobs (they are requeued,
+ * submits meet the full queue); `create function`, `drop function` (the name in either case) and
+ * `cancel job` where the servers agree (unknown and finished handles, a running job whose
+ * clients all left); a worker disconnecting while it holds jobs (they are requeued,
  * or fail once `--job-retries` is reached: both servers run with JOB_RETRIES) and a
  * replacement worker connecting a few operations later; a client disconnecting while its
  * foreground jobs run, or are queued and shared with another client (a replacement client
@@ -79,12 +83,14 @@ const LATER = 'later';
 /** The function a closing peer registers so the run can see its close handled (Run.disconnect). */
 const BYE = 'bye';
 /**
- * Short uniques only: 64-byte ones differ on purpose (README row 1, spec 7 B3). `u1`, `u2`
- * and `zz` are sent with the run's prefix (uniques are global to a server: GET_STATUS_UNIQUE
- * looks in every function, and gearmand keeps far-future jobs past their run).
+ * Uniques of at most 63 bytes: 64-byte ones differ on purpose (README row 1, spec 7 B3). `u1`,
+ * `u2`, `zz` and `L63` are sent with the run's prefix (uniques are global to a server:
+ * GET_STATUS_UNIQUE looks in every function, and gearmand keeps far-future jobs past their
+ * run); `L63` stands for the longest both keep whole, the prefix then `L`s up to 63 bytes.
  */
-const UNIQUES = ['', '-', 'u1', 'u2'] as const;
-const STATUS_UNIQUES = ['', '-', 'u1', 'u2', 'zz'] as const;
+const UNIQUES = ['', '-', 'u1', 'u2', 'L63'] as const;
+const STATUS_UNIQUES = ['', '-', 'u1', 'u2', 'zz', 'L63'] as const;
+const LONGEST_UNIQUE = 63;
 /**
  * Few distinct workloads, so unique `-` (coalesce by data) meets equal data often. None is a
  * unique or `-`: found by this test, not in README (reported as gearmand quirks), gearmand
@@ -94,7 +100,11 @@ const STATUS_UNIQUES = ['', '-', 'u1', 'u2', 'zz'] as const;
  * workload is `-` (spec 1.7: "`-` never finds them"). Gearport keeps the two apart.
  */
 const WORKLOADS = ['', 'a', 'b', 'x\0y'] as const;
-const OPTIONS = ['exceptions', 'EXCEPTIONS', 'nope'] as const;
+/**
+ * OPTION_REQ payloads: the option is a C string (spec 1.7), so what follows a NUL is ignored,
+ * however long (the last is 72 bytes, past gearmand's 64-byte option buffer).
+ */
+const OPTIONS = ['exceptions', 'EXCEPTIONS', 'nope', 'exceptions\0', `Exceptions\0${'x'.repeat(61)}`, 'exception\0s'] as const;
 const ADMIN_COMMANDS = ['status', 'prioritystatus', 'show jobs', 'show unique jobs', 'workers'] as const;
 const RESULTS = ['WORK_DATA', 'WORK_WARNING', 'WORK_STATUS', 'WORK_COMPLETE', 'WORK_FAIL', 'WORK_EXCEPTION'] as const;
 const RESULT_PAYLOADS = ['d', '', 'p\0q'] as const;
@@ -129,6 +139,12 @@ const CLIENT_ID_LENGTHS = [12, 126, 127, 128, 130] as const;
 const MAXQUEUE_ARGS: readonly (readonly string[] | undefined)[] = [undefined, [], ['1'], ['2'], ['3'], ['1', '2'], ['2', '1', '3'], ['3', '2', '1'], ['abc'], ['-3'], ['0']];
 /** `maxqueue` targets: the run's functions, and one that does not exist (OK, no effect). */
 const MAXQUEUE_FUNCTIONS = ['f', 'g', LATER, 'nope'] as const;
+/**
+ * `create function` / `drop function` targets (spec 2.2), the same four: `nope` exists only
+ * once created. A drop may name the function in upper case (gearmand matches ignoring case);
+ * lower-case names are the only ones ever created, so exactly one function can match.
+ */
+const FUNCTION_ADMIN_TARGETS = MAXQUEUE_FUNCTIONS;
 /** Initial registrations of a worker (function indices, in CAN_DO order). */
 const INITIAL_ABILITIES: readonly (readonly number[])[] = [[], [0], [1], [0, 1]];
 /** Mostly registered, so grabs meet jobs; both functions less often (README row 2 guard). */
@@ -147,7 +163,8 @@ type HandleRef = { kind: 'running' | 'assigned' | 'any'; index: number } | { kin
 
 type Op =
   | { op: 'submit'; client: number; priority: Priority; background: boolean; fn: number; unique: number; data: number }
-  | { op: 'submitFromWorker'; worker: number; priority: Priority; fn: number; unique: number; data: number }
+  /** A worker's submit: background, or foreground (a connection that is client and worker at once). */
+  | { op: 'submitFromWorker'; worker: number; priority: Priority; background: boolean; fn: number; unique: number; data: number }
   | { op: 'epoch'; client: number; fn: number; unique: number; data: number; epoch: number }
   | { op: 'reduce'; client: number; background: boolean; fn: number; unique: number; reducer: number; aggregator: number; data: number }
   /** `ready`: made by a worker that can take a queued job, if one can (else `worker`). */
@@ -164,6 +181,13 @@ type Op =
   | { op: 'clientId'; peer: number; length: number }
   | { op: 'admin'; command: (typeof ADMIN_COMMANDS)[number] }
   | { op: 'maxqueue'; fn: number; args: number }
+  /** Admin `create function` (CRLF) or `drop function`, the name in upper case if `upper`. */
+  | { op: 'function'; drop: boolean; fn: number; upper: boolean }
+  /**
+   * Admin `cancel job`: a running job whose clients all left (`abandoned`), any handle seen, or
+   * one no server issued. Only where the servers agree: see Run.cancelDiffers.
+   */
+  | { op: 'cancel'; target: 'abandoned' | 'any' | 'bogus'; index: number }
   /**
    * `holding`: a peer that holds jobs (a worker running some, a client waiting on some), if one
    * does. A client is replaced at once; a worker `rejoin` operations later, by a new connection
@@ -194,7 +218,7 @@ const fnIndex = fc.constantFrom(0, 0, 1);
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 12, arbitrary: fc.record({ op: fc.constant('submit' as const), client: index(3), priority, background: fc.constantFrom(false, false, true), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('submitFromWorker' as const), worker: index(2), priority, fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('submitFromWorker' as const), worker: index(2), priority, background: fc.boolean(), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('epoch' as const), client: index(3), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length), epoch: index(EPOCHS.length) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('reduce' as const), client: index(3), background: fc.boolean(), fn: fnIndex, unique: index(UNIQUES.length), reducer: fc.constantFrom(0, 1, 1, 2, 3), aggregator: index(AGGREGATORS.length), data: index(WORKLOADS.length) }) },
   { weight: 10, arbitrary: fc.record({ op: fc.constant('grab' as const), worker: index(2), grab: fc.constantFrom(...GRABS), ready: fc.constantFrom(true, true, false) }) },
@@ -210,6 +234,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('clientId' as const), peer: index(5), length: index(CLIENT_ID_LENGTHS.length) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('admin' as const), command: fc.constantFrom(...ADMIN_COMMANDS) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('maxqueue' as const), fn: fc.constantFrom(0, 0, 1, 2, 3), args: index(MAXQUEUE_ARGS.length) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('function' as const), drop: fc.boolean(), fn: fc.constantFrom(0, 0, 1, 2, 3), upper: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('cancel' as const), target: fc.constantFrom('abandoned' as const, 'abandoned' as const, 'any' as const, 'bogus' as const), index: fc.nat(7) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('disconnect' as const), worker: fc.boolean(), index: index(3), holding: fc.constantFrom(true, true, false), rejoin: fc.nat(3), abilities: initialAbilities }) },
 );
 
@@ -311,7 +337,7 @@ interface PeerState {
   readonly running: Map<string, string>;
   /** Worker: PRE_SLEEP sent since its last GRAB_JOB*. */
   sleptSinceGrab: boolean;
-  /** Client: handle names of the jobs it waits on, once per foreground submission. */
+  /** Handle names of the jobs it waits on, once per foreground submission (workers submit too). */
   attached: string[];
 }
 
@@ -341,6 +367,8 @@ class Run {
   readonly futureJobs = new Set<string>();
   /** Running foreground jobs whose last client disconnected (gearmand's "ignore" flag, spec 1.8). */
   private readonly abandoned = new Set<string>();
+  /** Jobs `cancel job` has found (a second cancel differs: README compatibility rows 7-8). */
+  private readonly cancelled = new Set<string>();
   readonly transcript: string[] = [];
 
   constructor(sut: ServerUnderTest, runId: number) {
@@ -354,6 +382,7 @@ class Run {
 
   /** A unique as sent: `''` and `-` as they are, the others the run's own. */
   private unique(u: string): string {
+    if (u === 'L63') return `${this.prefix}${'L'.repeat(LONGEST_UNIQUE - this.prefix.length)}`;
     return u === '' || u === '-' ? u : `${this.prefix}${u}`;
   }
 
@@ -441,13 +470,14 @@ class Run {
         if (!p.assigned.includes(handle)) p.assigned.push(handle);
         p.running.set(handle, frame.fields[1]!);
       }
-      if (!p.worker && TERMINAL.has(frame.name)) this.jobEnded(handle);
+      // Only a peer waiting on a job hears these (a worker too, for jobs it submitted).
+      if (TERMINAL.has(frame.name)) this.jobEnded(handle);
     }
   }
 
   /** A job is gone (a client heard its end, or its worker's result was accepted). */
   private jobEnded(handle: string): void {
-    for (const c of this.openClients) c.attached = c.attached.filter((h) => h !== handle);
+    for (const c of this.all) c.attached = c.attached.filter((h) => h !== handle);
     this.abandoned.delete(handle);
   }
 
@@ -581,18 +611,73 @@ class Run {
   }
 
   /**
-   * What a client's disconnect would leave behind that differs on purpose: a queued foreground
-   * job with no other client (README compatibility row 6: gearmand keeps it flagged ignore
-   * until a grab meets it, Gearport withdraws it), or a background job it had joined with no
-   * other client (README group B table, B5; spec 1.8 "Quirk (coalescing)": gearmand abandons
-   * it, Gearport keeps it). A running foreground job is fine: both flag it and let it finish.
+   * What a disconnect would leave behind that differs on purpose: a queued foreground job with
+   * no other client (README compatibility row 6: gearmand keeps it flagged ignore until a grab
+   * meets it, Gearport withdraws it), or a background job it had joined with no other client
+   * (README group B table, B5; spec 1.8 "Quirk (coalescing)": gearmand abandons it, Gearport
+   * keeps it). A foreground job running elsewhere is fine: both flag it and let it finish. A
+   * worker's own running jobs are given up before its waits (gearmand's
+   * `gearman_server_con_free`: workers, then clients; Gearport's disconnect alike), so one it
+   * also waits on alone is queued by then, unless that requeue fails it (the retry limit).
    */
-  private disconnectDiffers(client: PeerState): string | undefined {
-    const running = new Set(this.openWorkers.flatMap((w) => [...w.running.keys()]));
-    for (const h of new Set(client.attached)) {
-      if (this.openClients.some((c) => c !== client && c.attached.includes(h))) continue;
+  private async disconnectDiffers(peer: PeerState): Promise<string | undefined> {
+    const elsewhere = new Set(this.openWorkers.filter((w) => w !== peer).flatMap((w) => [...w.running.keys()]));
+    for (const h of new Set(peer.attached)) {
+      if (this.all.some((c) => c !== peer && c.attached.includes(h))) continue;
       if (this.jobs.get(h)?.background === true) return `the last client of background ${h}: README B5`;
-      if (!running.has(h)) return `the last client of queued ${h}: README compatibility row 6`;
+      if (elsewhere.has(h)) continue;
+      if (peer.running.has(h)) {
+        const job = (await this.jobTable()).get(h);
+        if (job !== undefined && job.retries + 1 >= JOB_RETRIES) continue;
+      }
+      return `the last client of queued ${h}: README compatibility row 6`;
+    }
+    return undefined;
+  }
+
+  /**
+   * `cancel job` of a job in memory differs on purpose (README compatibility rows 7-8: gearmand
+   * keeps a cancelled queued job and its clients attached to a running one, and finds a
+   * cancelled job again), except for a running job whose clients all left: both answer OK
+   * once, and the worker finishes it unheard. Unknown and finished handles: ERR UNKNOWN_JOB.
+   */
+  private async cancelDiffers(handle: string): Promise<string | undefined> {
+    const job = (await this.jobTable()).get(handle);
+    if (job === undefined) return undefined;
+    if (this.cancelled.has(handle)) return `${handle} cancelled before: README compatibility rows 7-8`;
+    const running = this.openWorkers.some((w) => w.running.has(handle));
+    if (!this.abandoned.has(handle) || !job.ignored || !running) return `${handle} is in memory: README compatibility rows 7-8`;
+    return undefined;
+  }
+
+  /**
+   * README compatibility row 8: a cancelled job its worker still runs keeps its unique in
+   * gearmand (a submit with it joins the cancelled job, GET_STATUS_UNIQUE finds it); Gearport
+   * frees the unique at the cancel (a new job, not found). `fn` undefined: any function (a
+   * GET_STATUS_UNIQUE, for which `-` finds nothing).
+   */
+  private meetsCancelled(fn: string | undefined, unique: string, data: string): string | undefined {
+    if (unique === '' || (unique === '-' && (fn === undefined || data === ''))) return undefined;
+    for (const h of this.cancelled) {
+      const job = this.jobs.get(h);
+      if (job === undefined || !this.openWorkers.some((w) => w.running.has(h))) continue;
+      if (fn !== undefined && job.fn !== fn) continue;
+      if (unique === '-' ? job.unique === '-' && job.data === data : job.unique === unique) return `the unique of cancelled ${h}: README compatibility row 8`;
+    }
+    return undefined;
+  }
+
+  /**
+   * README compatibility row 10 (spec 7 B6): `drop function` of a function with queued jobs
+   * and neither workers nor running jobs: gearmand frees it (stranding the jobs), Gearport
+   * refuses. Read from `status` (total, running, workers).
+   */
+  private async dropDiffers(fn: string): Promise<string | undefined> {
+    const listing = await this.ctx.admin('status\r\n', 'listing');
+    for (const line of listing.split('\n')) {
+      const [name, total, running, workers] = line.split('\t');
+      if (name !== fn) continue;
+      if (Number(workers) === 0 && Number(running) === 0 && Number(total) > 0) return 'queued jobs: README compatibility row 10';
     }
     return undefined;
   }
@@ -662,13 +747,12 @@ class Run {
     switch (op.op) {
       case 'submit':
       case 'submitFromWorker': {
-        // Foreground submits only from clients; workers submit background jobs.
         const peer = op.op === 'submit' ? c(op.client) : w(op.worker);
-        const background = op.op === 'submit' ? op.background : true;
+        const background = op.background;
         const types = SUBMIT_TYPES[op.priority];
         const [fn, unique, data] = [this.fn(op.fn), this.unique(UNIQUES[op.unique]!), WORKLOADS[op.data]!];
         const text = `${background ? types.bgName : types.fgName} ${FUNCTIONS[op.fn]!} ${show(UNIQUES[op.unique]!)} ${show(data)}`;
-        const differs = background ? undefined : await this.coalescesOntoAbandoned(fn, unique, data);
+        const differs = this.meetsCancelled(fn, unique, data) ?? (background ? undefined : await this.coalescesOntoAbandoned(fn, unique, data));
         if (differs !== undefined) return skip(peer, text, differs);
         say(peer, text);
         return this.submit(peer, background ? types.bg : types.fg, [fn, unique, data], { fn, unique, data, background });
@@ -684,6 +768,8 @@ class Run {
         const fnName = future ? LATER : FUNCTIONS[op.fn]!;
         const [fn, unique, data] = [`${this.prefix}${fnName}`, this.unique(u), WORKLOADS[op.data]!];
         const text = `SUBMIT_JOB_EPOCH ${fnName} ${show(u)} ${show(epoch)} ${show(data)}`;
+        const differs = this.meetsCancelled(fn, unique, data);
+        if (differs !== undefined) return skip(peer, text, differs);
         say(peer, text);
         return this.submit(peer, T.SUBMIT_JOB_EPOCH, [fn, unique, epoch, data], { fn, unique, data, background: true }, future);
       }
@@ -693,7 +779,7 @@ class Run {
         const [reducer, aggregator] = [REDUCERS[op.reducer]!, AGGREGATORS[op.aggregator]!];
         const name = op.background ? 'SUBMIT_REDUCE_JOB_BACKGROUND' : 'SUBMIT_REDUCE_JOB';
         const text = `${name} ${FUNCTIONS[op.fn]!} ${show(UNIQUES[op.unique]!)} ${show(reducer.length > 8 ? `R*${reducer.length}` : reducer)} ${show(aggregator)} ${show(data)}`;
-        const differs = op.background ? undefined : await this.coalescesOntoAbandoned(fn, unique, data);
+        const differs = this.meetsCancelled(fn, unique, data) ?? (op.background ? undefined : await this.coalescesOntoAbandoned(fn, unique, data));
         if (differs !== undefined) return skip(peer, text, differs);
         say(peer, text);
         const type = op.background ? T.SUBMIT_REDUCE_JOB_BACKGROUND : T.SUBMIT_REDUCE_JOB;
@@ -761,8 +847,9 @@ class Run {
         else fields = [handle, RESULT_PAYLOADS[op.payload]!];
         const text = `${op.result} ${fields.map(show).join(' ')}`;
         // README compatibility row 4: a client without `exceptions` gets WORK_FAIL handle+NUL
-        // from gearmand, the handle alone from Gearport. Sent only when every client has it.
-        if (op.result === 'WORK_EXCEPTION' && clients.some((cl) => !cl.exceptions)) {
+        // from gearmand, the handle alone from Gearport. Sent only when every client has it
+        // (and every worker waiting on a job it submitted).
+        if (op.result === 'WORK_EXCEPTION' && all.some((p) => !p.exceptions && (!p.worker || p.attached.length > 0))) {
           return skip(peer, text, 'a client lacks OPTION_REQ exceptions: README compatibility row 4');
         }
         say(peer, text);
@@ -783,6 +870,8 @@ class Run {
       case 'getStatusUnique': {
         const peer = anyPeer(op.peer);
         const unique = STATUS_UNIQUES[op.unique]!;
+        const differs = this.meetsCancelled(undefined, this.unique(unique), '');
+        if (differs !== undefined) return skip(peer, `GET_STATUS_UNIQUE ${show(unique)}`, differs);
         say(peer, `GET_STATUS_UNIQUE ${show(unique)}`);
         await send(peer, T.GET_STATUS_UNIQUE, [this.unique(unique)]);
         return;
@@ -790,7 +879,7 @@ class Run {
       case 'option': {
         const peer = anyPeer(op.peer);
         const option = OPTIONS[op.option]!;
-        if (option.toLowerCase() === 'exceptions') peer.exceptions = true;
+        if (option.split('\0')[0]!.toLowerCase() === 'exceptions') peer.exceptions = true;
         say(peer, `OPTION_REQ ${show(option)}`);
         await send(peer, T.OPTION_REQ, [option]);
         return;
@@ -826,22 +915,49 @@ class Run {
         await this.barrier(undefined);
         return;
       }
+      case 'function': {
+        const name = `${this.prefix}${FUNCTION_ADMIN_TARGETS[op.fn]!}`;
+        const sent = op.drop && op.upper ? name.toUpperCase() : name;
+        const line = `${op.drop ? 'drop' : 'create'} function ${sent}`;
+        const text = line.split(this.prefix).join('').split(this.prefix.toUpperCase()).join('');
+        const differs = op.drop ? await this.dropDiffers(name) : undefined;
+        if (differs !== undefined) return skip(undefined, text, differs);
+        say(undefined, text);
+        this.transcript.push(`   admin -> ${show(this.normalize(await this.ctx.admin(`${line}\r\n`, 'line')))}`);
+        await this.barrier(undefined);
+        return;
+      }
+      case 'cancel': {
+        const abandoned = [...this.abandoned];
+        const known = this.knownHandles();
+        let handle = BOGUS_HANDLE;
+        if (op.target === 'abandoned' && abandoned.length > 0) handle = abandoned[op.index % abandoned.length]!;
+        else if (op.target !== 'bogus' && known > 0) handle = `<H${(op.index % known) + 1}>`;
+        const text = `cancel job ${handle}`;
+        const differs = await this.cancelDiffers(handle);
+        if (differs !== undefined) return skip(undefined, text, differs);
+        say(undefined, text);
+        const raw = handle === BOGUS_HANDLE ? handle : this.ctx.names.handleOf(handle);
+        const reply = this.normalize(await this.ctx.admin(`cancel job ${raw}\r\n`, 'line'));
+        this.transcript.push(`   admin -> ${show(reply)}`);
+        if (reply === 'OK\r\n') this.cancelled.add(handle);
+        await this.barrier(undefined);
+        return;
+      }
       case 'disconnect': {
         const side = op.worker ? workers : clients;
         const holding = side.filter((p) => (p.worker ? p.running.size : p.attached.length) > 0);
         const pool = op.holding && holding.length > 0 ? holding : side;
         if (pool.length === 0) return skip(undefined, 'disconnect', 'no worker connected until one rejoins');
         const peer = pool[op.index % pool.length]!;
-        const differs = peer.worker
-          ? (await this.givesUpAbandoned(peer, peer.registrations))
-          : this.disconnectDiffers(peer);
+        const differs = (peer.worker ? await this.givesUpAbandoned(peer, peer.registrations) : undefined) ?? (await this.disconnectDiffers(peer));
         if (differs !== undefined) return skip(peer, 'disconnect', differs);
-        // Its running foreground jobs no other client waits on go on, flagged ignore (spec 1.8).
-        if (!peer.worker) {
-          for (const h of peer.attached) if (!clients.some((x) => x !== peer && x.attached.includes(h))) this.abandoned.add(h);
+        // Its foreground jobs running elsewhere that no other peer waits on go on, flagged ignore (spec 1.8).
+        for (const h of peer.attached) {
+          if (!peer.running.has(h) && !all.some((x) => x !== peer && x.attached.includes(h))) this.abandoned.add(h);
         }
-        const holds = peer.worker ? [...peer.running.keys()] : peer.attached;
-        say(peer, `disconnects${holds.length > 0 ? ` (${peer.worker ? 'running' : 'waiting on'} ${holds.join(' ')})` : ''}`);
+        const holds = [...(peer.worker ? [`running ${[...peer.running.keys()].join(' ')}`] : []), `waiting on ${peer.attached.join(' ')}`].filter((t) => !t.endsWith(' '));
+        say(peer, `disconnects${holds.length > 0 ? ` (${holds.join(', ')})` : ''}`);
         await this.disconnect(peer);
         if (peer.worker) {
           this.rejoins.push({ step: step + 1 + op.rejoin, abilities: op.abilities });

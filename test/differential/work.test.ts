@@ -132,6 +132,28 @@ differential('work', (scenario) => {
     }
   });
 
+  scenario('jobs of two functions given up: newest registration first, whatever order grabs took them in', async (t) => {
+    // Found by the random test (seed 405): Gearport's grab rotates a worker's functions
+    // (gearmand 2.0, README compatibility row 2) and its requeue followed the rotated list;
+    // gearmand 1.1.20 without --round-robin keeps registration order (newest first, spec 1.8).
+    // -j 1 fails a job at its first requeue, so the WORK_FAIL order shows the requeue order.
+    const c = await t.peer('client');
+    const w = await t.worker('worker', 'g', 'f'); // registrations newest first: f, g
+    t.send(c, T.SUBMIT_JOB, ['g', '', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(w, T.GRAB_JOB);
+    await t.expect(w, 'JOB_ASSIGN <H1>\0g\0x');
+    t.send(c, T.SUBMIT_JOB, ['f', '', 'y']);
+    await t.expect(c, 'JOB_CREATED <H2>');
+    t.send(w, T.GRAB_JOB); // Gearport's rotation now puts g first
+    await t.expect(w, 'JOB_ASSIGN <H2>\0f\0y');
+    t.send(w, T.RESET_ABILITIES);
+    await t.expectNothing(w);
+    await t.expect(c, 'WORK_FAIL <H2>');
+    await t.expect(c, 'WORK_FAIL <H1>');
+    await t.expectNothing(c);
+  }, { args: ['--job-retries', '1'] });
+
   scenario('WORK_STATUS numbers are forwarded as sent; STATUS_RES shows them as gearmand stores them (atoi into a uint32)', async (t) => {
     const { client: c, worker: w } = await t.runningJob('worker', 'big');
     const asked = (numerator: string, denominator: string, shown: string) => ({ numerator, denominator, shown });

@@ -205,6 +205,9 @@ test('what belongs to one assignment ends with it: progress, cancellation and ab
   assert.equal(engine.grab(w3.peer)?.handle, left.job.handle);
   engine.disconnect(c2.peer);
   assert.equal(engine.status(left.job.handle).known, true, 'still running, unheard');
+  // Abandoned is not cancelled: `show jobs` lists it, so `cancel job` finds it (once).
+  assert.ok(engine.cancel(left.job.handle), 'an abandoned running job can be cancelled');
+  assert.equal(engine.cancel(left.job.handle), false, 'but only once');
   engine.disconnect(w3.peer);
   assert.equal(engine.status(left.job.handle).known, false);
   assert.equal(engine.jobs.size, 0);
