@@ -6,6 +6,7 @@ import { bytesToKey, encodePacket } from '../protocol/encoder.js';
 import { PacketType as T } from '../protocol/packets.js';
 import type { GearSession } from './gear-session.js';
 
+const EXCEPTIONS = 'exceptions';
 const notExpected: EngineError = { code: 'INVALID_COMMAND', text: 'Command not expected' };
 const badMagic: EngineError = { code: 'INVALID_MAGIC', text: 'Request magic expected' };
 const unknownOption: EngineError = { code: 'UNKNOWN_OPTION', text: 'Server does not recognize given option' };
@@ -115,10 +116,11 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
     case T.OPTION_REQ: {
       // Compared as a C string (gearmand copies it with "%.*s", which stops at the first NUL),
       // so whatever follows a NUL is ignored, however long it is (spec 1.7).
+      // Only a 10-byte name can match: a long payload is never decoded.
       const raw = frame.args[0]!;
       const nul = raw.indexOf(0);
-      const name = bytesToKey(nul === -1 ? raw : raw.subarray(0, nul));
-      if (name.toLowerCase() === 'exceptions') {
+      const end = nul === -1 ? raw.length : nul;
+      if (end === EXCEPTIONS.length && bytesToKey(raw.subarray(0, end)).toLowerCase() === EXCEPTIONS) {
         session.exceptions = true;
         return session.reply(encodePacket(T.OPTION_RES, [raw]));
       }
