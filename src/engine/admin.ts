@@ -1,4 +1,4 @@
-import { ADMIN_OK, LISTING_END, MAX_ADMIN_TOKENS, adminError, tokenizeAdminLine } from '../protocol/admin.js';
+import { ADMIN_OK, LISTING_END, MAX_ADMIN_TOKENS, adminError, asciiLower, tokenizeAdminLine } from '../protocol/admin.js';
 import type { Engine } from './engine.js';
 
 /** What admin commands need from the server around the engine. */
@@ -16,6 +16,7 @@ export interface AdminContext {
   shutdown(graceful: boolean): void;
 }
 
+/** The command word is echoed as sent, in its case (gearmand prints the token). */
 const incomplete = (command: string) =>
   adminError('INVALID_ARGUMENTS', `An incomplete set of arguments was sent to this command ${command}`);
 const notPermitted = adminError('PERMISSION_DENIED', 'Only loopback or admin connections may change state');
@@ -27,7 +28,7 @@ const notPermitted = adminError('PERMISSION_DENIED', 'Only loopback or admin con
 export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext): string {
   const tokens = tokenizeAdminLine(line);
   if (tokens.length > MAX_ADMIN_TOKENS) return adminError('TOO_MANY_ARGUMENTS', 'At most 5 tokens per command');
-  const command = tokens[0]!.toLowerCase();
+  const command = asciiLower(tokens[0]!);
   switch (command) {
     case 'workers':
       return workersListing(engine);
@@ -39,20 +40,20 @@ export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext)
       return show(engine, tokens);
     case 'cancel':
       if (tokens.length < 3) break;
-      if (tokens.length > 3 || tokens[1]!.toLowerCase() !== 'job') return adminError('UNKNOWN_ERROR');
+      if (tokens.length > 3 || asciiLower(tokens[1]!) !== 'job') return adminError('UNKNOWN_ERROR');
       if (!ctx.mayChangeState) return notPermitted;
       return engine.cancel(tokens[2]!) ? ADMIN_OK : adminError('UNKNOWN_JOB');
     case 'create':
-      if (tokens.length !== 3 || tokens[1]!.toLowerCase() !== 'function') return incomplete('create');
+      if (tokens.length !== 3 || asciiLower(tokens[1]!) !== 'function') return incomplete(tokens[0]!);
       if (!ctx.mayChangeState) return notPermitted;
       // gearmand drops the name's last character after a bare LF (spec 7 B7); we keep it.
       return engine.functionFor(tokens[2]!) ? ADMIN_OK : adminError('CREATE_FUNCTION', tokens[2]!);
     case 'drop':
-      if (tokens.length !== 3 || tokens[1]!.toLowerCase() !== 'function') return incomplete('drop');
+      if (tokens.length !== 3 || asciiLower(tokens[1]!) !== 'function') return incomplete(tokens[0]!);
       if (!ctx.mayChangeState) return notPermitted;
       return dropFunction(engine, tokens[2]!);
     case 'maxqueue':
-      if (tokens.length < 2) return incomplete('maxqueue');
+      if (tokens.length < 2) return incomplete(tokens[0]!);
       if (!ctx.mayChangeState) return notPermitted;
       engine.setMaxQueue(tokens[1]!, maxQueueLimits(tokens.slice(2)));
       return ADMIN_OK;
@@ -64,7 +65,7 @@ export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext)
       return `OK ${ctx.version}\n`;
     case 'shutdown': {
       // Removed from gearmand in 1.1.15; kept here for loopback and admin identities only.
-      const graceful = tokens.length > 1 && tokens[1]!.toLowerCase() === 'graceful';
+      const graceful = tokens.length > 1 && asciiLower(tokens[1]!) === 'graceful';
       if (tokens.length > 2 || (tokens.length === 2 && !graceful)) return adminError('UNKNOWN_ARGS');
       if (!ctx.mayChangeState) return notPermitted;
       ctx.shutdown(graceful);
@@ -102,7 +103,7 @@ function priorityListing(engine: Engine): string {
 }
 
 function show(engine: Engine, tokens: string[]): string {
-  const words = tokens.slice(1).map((t) => t.toLowerCase());
+  const words = tokens.slice(1).map(asciiLower);
   if (tokens.length === 2 && words[0] === 'jobs') {
     let out = '';
     for (const job of engine.jobs.values()) {
@@ -132,9 +133,19 @@ function dropFunction(engine: Engine, name: string): string {
   }
 }
 
+/**
+ * A maxqueue number as C's atoi reads it (spec 2.2): C blanks, a sign, digits; no digits is 0.
+ * Not parseInt, which also skips a no-break space (0xA0) and other Unicode blanks. Numbers
+ * outside an `int` are read whole, not wrapped (README compatibility row 20).
+ */
+function atoiLimit(text: string): number {
+  const m = /^[ \t\n\v\f\r]*([+-]?[0-9]+)/.exec(text);
+  return m === null ? 0 : Math.max(0, Number(m[1]));
+}
+
 /** maxqueue limits (spec 2.2): none = unlimited, one for all, two = HIGH and NORMAL, three each. */
 export function maxQueueLimits(args: string[]): [number, number, number] {
-  const n = args.map((a) => Math.max(0, Number.parseInt(a, 10) || 0));
+  const n = args.map(atoiLimit);
   if (n.length === 0) return [0, 0, 0];
   if (n.length === 1) return [n[0]!, n[0]!, n[0]!];
   if (n.length === 2) return [n[0]!, n[1]!, 0];

@@ -1,6 +1,7 @@
 import type { StoredJob } from '../store/types.js';
 import { ATTACHMENT_BYTES, coalesceKeyOf, jobCost, statusOf } from './job-keys.js';
 import { statusNumber } from '../protocol/c-numbers.js';
+import { asciiLower } from '../protocol/admin.js';
 import { EngineErrors } from './errors.js';
 import type { FunctionState } from './function-state.js';
 import { Job, JobState } from './job.js';
@@ -414,9 +415,10 @@ export class Engine extends JobTable {
   dropFunction(name: string): 'ok' | 'busy' | 'queued' | 'missing' {
     let fn = this.functions.get(name);
     if (fn === undefined) {
-      const lower = name.toLowerCase();
+      // gearmand's strcasecmp: ASCII letters only (a drop of `É` never takes `é`).
+      const lower = asciiLower(name);
       for (const candidate of this.functions.values()) {
-        if (candidate.name.toLowerCase() === lower) {
+        if (asciiLower(candidate.name) === lower) {
           fn = candidate;
           break;
         }

@@ -9,6 +9,14 @@ export function tokenizeAdminLine(line: string): string[] {
   return line.split(/ +/);
 }
 
+/**
+ * Lower case as C's strcasecmp folds it in the "C" locale, which gearmand compares admin words
+ * and `drop function` names with: ASCII letters only, so `É` and `é` stay different.
+ */
+export function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
 /** `ERR <code> <text>` with spaces as '+', as gearmand writes its error replies. */
 export function adminError(code: string, text?: string): string {
   return text === undefined ? `ERR ${code}\r\n` : `ERR ${code} ${text.replace(/ /g, '+')}\r\n`;

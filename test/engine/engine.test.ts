@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
-import { runAdminCommand, type AdminContext } from '../../src/engine/admin.js';
+import { maxQueueLimits, runAdminCommand, type AdminContext } from '../../src/engine/admin.js';
 import { Priority, type SubmitRequest } from '../../src/engine/types.js';
 import type { StoreKey, StoredJob } from '../../src/store/types.js';
 import { ManualClock, RecordingListener } from './fakes.js';
@@ -444,11 +444,22 @@ test('admin listings are byte-exact', () => {
   assert.equal(runAdminCommand(engine, 'drop function a', admin), 'ERR there are still connected workers or executing clients\r\n');
   assert.equal(runAdminCommand(engine, 'drop function zzz', admin), 'ERR function not found\r\n');
   assert.equal(runAdminCommand(engine, 'maxqueue', admin), 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+maxqueue\r\n');
+  // The command word is echoed as sent (gearmand prints the token).
+  assert.equal(runAdminCommand(engine, 'MaxQueue', admin), 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+MaxQueue\r\n');
+  assert.equal(runAdminCommand(engine, 'DROP func x', admin), 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+DROP\r\n');
   assert.equal(runAdminCommand(engine, 'getpid', admin), 'OK 1\n');
   assert.equal(runAdminCommand(engine, 'verbose', admin), 'OK ERROR\n');
   assert.equal(runAdminCommand(engine, 'version', admin), 'OK test\n');
   assert.equal(runAdminCommand(engine, 'foo', admin), 'ERR UNKNOWN_COMMAND Unknown+server+commandfoo\r\n');
   assert.equal(runAdminCommand(engine, '', admin), 'ERR UNKNOWN_COMMAND Unknown+server+command\r\n');
+});
+
+test('maxqueue numbers are read as C atoi reads them', () => {
+  assert.deepEqual(maxQueueLimits(['\t2', '+3', '-1']), [2, 3, 0]);
+  assert.deepEqual(maxQueueLimits(['02', '2abc']), [2, 2, 0]);
+  // A no-break space is not a C blank: no digits first, so 0 (unlimited). Nor are `+-1`, `0x2` hex.
+  assert.deepEqual(maxQueueLimits(['\xa02']), [0, 0, 0]);
+  assert.deepEqual(maxQueueLimits(['+-1', '0x2', '']), [0, 0, 0]);
 });
 
 test('state-changing admin commands are refused to untrusted connections', () => {
