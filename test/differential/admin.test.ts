@@ -222,6 +222,37 @@ differential('admin text protocol', (scenario) => {
     assert.equal(await t.listing('status\r\n'), 'f\t4\t0\t0\n.\n');
   });
 
+  scenario('arity errors name the command word as sent, in its case', async (t) => {
+    // Found by admin-lines.test.ts: Gearport wrote the word in lower case.
+    assert.equal(await t.admin('CREATE\r\n', 'line'), 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+CREATE\r\n');
+    assert.equal(await t.admin('Drop func x\r\n', 'line'), 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+Drop\r\n');
+    assert.equal(await t.admin('maxQueue\r\n', 'line'), 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+maxQueue\r\n');
+  });
+
+  scenario('drop function ignores the case of ASCII letters only', async (t) => {
+    // Found by admin-lines.test.ts: gearmand compares with strcasecmp (C locale), Gearport folded latin1 letters too.
+    assert.equal(await t.admin('create function \xe9t\xe9\r\n', 'line'), 'OK\r\n');
+    assert.equal(await t.admin('drop function \xc9T\xc9\r\n', 'line'), 'ERR function not found\r\n');
+    assert.equal(await t.admin('create function ab\r\n', 'line'), 'OK\r\n');
+    assert.equal(await t.admin('drop function AB\r\n', 'line'), 'OK\r\n');
+    assert.equal(await t.listing('status\r\n'), '\xe9t\xe9\t0\t0\t0\n.\n');
+  });
+
+  scenario('maxqueue reads its numbers as C atoi does', async (t) => {
+    // Found by admin-lines.test.ts: a no-break space (0xA0) is no C blank, so `\xa02` reads 0
+    // (unlimited); Gearport's parseInt skipped it and read 2. A tab is a C blank.
+    const c = await t.peer('client');
+    assert.equal(await t.admin('create function f\r\n', 'line'), 'OK\r\n');
+    assert.equal(await t.admin('maxqueue f \xa02\r\n', 'line'), 'OK\r\n');
+    for (let i = 1; i <= 3; i++) {
+      t.send(c, T.SUBMIT_JOB_BG, ['f', `u${i}`, 'x']);
+      await t.expect(c, `JOB_CREATED <H${i}>`);
+    }
+    assert.equal(await t.admin('maxqueue f \t3\r\n', 'line'), 'OK\r\n');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'u4', 'x']);
+    await t.expect(c, 'ERROR QUEUE_ERROR\0Job queue is full');
+  });
+
   scenario('getpid, version, verbose', async (t) => {
     assert.equal(await t.admin('getpid\r\n', 'line'), `OK ${t.server.pid}\n`);
     const version = await t.admin('version\r\n', 'line');
