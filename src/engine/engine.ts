@@ -50,7 +50,10 @@ export class Engine extends JobTable {
   }
 
   setClientId(peer: Peer, id: string): void {
-    peer.clientId = id.length > 127 ? id.slice(0, 127) : id; // gearmand truncates to 127
+    // gearmand keeps 127 bytes and lists them with "%s", which stops at the first NUL.
+    const nul = id.indexOf('\0');
+    const end = Math.min(nul === -1 ? id.length : nul, 127);
+    peer.clientId = end < id.length ? id.slice(0, end) : id;
   }
 
   // ---- submission -------------------------------------------------------------------
