@@ -53,7 +53,9 @@
  * runs' handles and uniques.
  *
  * Replay or explore: GEARPORT_FUZZ_SEED=<n> (default fixed), GEARPORT_FUZZ_RUNS=<n>,
- * GEARPORT_FUZZ_OPS=<most operations per run>.
+ * GEARPORT_FUZZ_OPS=<most operations per run>, GEARPORT_FUZZ_SERVER_ARGS=<more server arguments,
+ * space-separated> (for instance `--worker-wakeup 1`: then which sleeper a job wakes depends on
+ * the order of the function's registrations, so each worker's are processed before the next's).
  */
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -71,7 +73,8 @@ const MAX_OPS = Number(process.env.GEARPORT_FUZZ_OPS ?? 40);
 const WAIT_MS = 3000;
 /** Both servers run with `--job-retries` this: the second time a job is given up it fails. */
 const JOB_RETRIES = 2;
-const SERVER_ARGS = ['--job-retries', String(JOB_RETRIES)];
+/** GEARPORT_FUZZ_SERVER_ARGS: more arguments for both servers, such as `--worker-wakeup 1`. */
+const SERVER_ARGS = ['--job-retries', String(JOB_RETRIES), ...(process.env.GEARPORT_FUZZ_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '')];
 
 // ---- the generated model -------------------------------------------------------------
 
@@ -484,7 +487,13 @@ class Run {
   async setUp(scenario: Scenario): Promise<void> {
     this.exceptionsUpFront = scenario.exceptionsUpFront;
     for (let i = 0; i < scenario.clients; i++) await this.open(false, i, []);
-    for (let i = 0; i < scenario.workers; i++) await this.open(true, i, INITIAL_ABILITIES[scenario.abilities[i]!]!);
+    // One worker's registrations processed before the next one's are sent: gearmand reads
+    // connections on several I/O threads, and with --worker-wakeup the order of a function's
+    // workers decides who is woken (GEARPORT_FUZZ_SERVER_ARGS).
+    for (let i = 0; i < scenario.workers; i++) {
+      const w = await this.open(true, i, INITIAL_ABILITIES[scenario.abilities[i]!]!);
+      this.record(w, await w.peer.drainUntilEcho(WAIT_MS));
+    }
     const abilities = this.openWorkers.map((w, i) => `${w.name} CAN_DO ${INITIAL_ABILITIES[scenario.abilities[i]!]!.map((f) => FUNCTIONS[f]!).join(',') || '-'}`);
     this.transcript.push(`#0 setup: ${scenario.clients} clients, ${scenario.workers} workers, SET_CLIENT_ID each, ${abilities.join(', ')}${scenario.exceptionsUpFront ? ', OPTION_REQ exceptions on every client' : ''}`);
     await this.barrier(undefined);
