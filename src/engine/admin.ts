@@ -75,11 +75,20 @@ export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext)
   return `ERR UNKNOWN_COMMAND Unknown+server+command${tokens[0]}\r\n`;
 }
 
+/**
+ * A function name as gearmand lists it: printed with "%s"-style formats, which stop at the
+ * first NUL (a CAN_DO payload is the whole name, NULs included: spec 1.1, 1.4).
+ */
+function cString(name: string): string {
+  const nul = name.indexOf('\0');
+  return nul === -1 ? name : name.slice(0, nul);
+}
+
 function workersListing(engine: Engine): string {
   let out = '';
   for (const peer of engine.peers) {
     out += `${peer.label} ${peer.address} ${peer.clientId} :`;
-    for (const name of peer.functionNames()) out += ` ${name}`;
+    for (const name of peer.functionNames()) out += ` ${cString(name)}`;
     out += '\n';
   }
   return out + LISTING_END;
@@ -88,7 +97,7 @@ function workersListing(engine: Engine): string {
 function statusListing(engine: Engine): string {
   let out = '';
   for (const fn of engine.functions.values()) {
-    out += `${fn.name}\t${fn.total}\t${fn.running}\t${fn.workers.length}\n`;
+    out += `${cString(fn.name)}\t${fn.total}\t${fn.running}\t${fn.workers.length}\n`;
   }
   return out + LISTING_END;
 }
@@ -97,7 +106,7 @@ function priorityListing(engine: Engine): string {
   let out = '';
   for (const fn of engine.functions.values()) {
     const [high, normal, low] = fn.queues.map((q, p) => q.length + fn.scheduledCounts[p]!);
-    out += `${fn.name}\t${high}\t${normal}\t${low}\t${fn.workers.length}\n`;
+    out += `${cString(fn.name)}\t${high}\t${normal}\t${low}\t${fn.workers.length}\n`;
   }
   return out + LISTING_END;
 }

@@ -51,7 +51,10 @@ export class Engine extends JobTable {
   }
 
   setClientId(peer: Peer, id: string): void {
-    peer.clientId = id.length > 127 ? id.slice(0, 127) : id; // gearmand truncates to 127
+    // gearmand keeps 127 bytes and lists them with "%s", which stops at the first NUL.
+    const nul = id.indexOf('\0');
+    const end = Math.min(nul === -1 ? id.length : nul, 127);
+    peer.clientId = end < id.length ? id.slice(0, end) : id;
   }
 
   // ---- submission -------------------------------------------------------------------
@@ -197,7 +200,7 @@ export class Engine extends JobTable {
       return true;
     }
     peer.registrations.unshift({ fn, timeoutMs, order: ++this.registrationCounter });
-    fn.workers.push(peer);
+    addWorker(fn, peer);
     return true;
   }
 
@@ -433,7 +436,30 @@ export class Engine extends JobTable {
 
 }
 
+/**
+ * `fn.workers` from `fn.wakeCursor` on, wrapping, is gearmand's circular registration list
+ * from its head, where a wake-up walk starts (spec 1.4). gearmand links a new registration in
+ * just before the head, so it is walked last: at the cursor, which moves past it. With the
+ * cursor at 0 (always so without --worker-wakeup) that is the end of the array.
+ */
+function addWorker(fn: FunctionState, peer: Peer): void {
+  const workers = fn.workers;
+  const head = workers.length === 0 ? 0 : fn.wakeCursor % workers.length;
+  if (head === 0) {
+    fn.wakeCursor = 0;
+    workers.push(peer);
+    return;
+  }
+  workers.splice(head, 0, peer);
+  fn.wakeCursor = head + 1;
+}
+
+/** Unlink a registration; if it was the head of the circle, the next one is (as in gearmand). */
 function removeWorker(fn: FunctionState, peer: Peer): void {
-  const index = fn.workers.indexOf(peer);
-  if (index !== -1) fn.workers.splice(index, 1);
+  const workers = fn.workers;
+  const index = workers.indexOf(peer);
+  if (index === -1) return;
+  const head = fn.wakeCursor % workers.length;
+  workers.splice(index, 1);
+  fn.wakeCursor = index < head ? head - 1 : head;
 }

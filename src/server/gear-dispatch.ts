@@ -64,6 +64,8 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
     case T.CAN_DO_TIMEOUT: {
       // strtol; over 20 bytes, out of range or at LONG_MIN/LONG_MAX gearmand drops the
       // connection (we answer why); 0 or less means no timeout (spec 1.4, 1.8).
+      // Measured whole, NULs included (gearmand refuses one over 20 bytes even when a NUL ends
+      // its digits early, unlike the C strings of GET_STATUS); strtol stops at a NUL.
       const text = frame.key(1);
       const timeout = text.length > 20 ? undefined : strtol(text);
       if (timeout === undefined || timeout === LONG_MAX || timeout === LONG_MIN) return session.replyError(timeoutInvalid);
@@ -81,27 +83,51 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
     case T.WORK_WARNING:
       return orError(session, engine.workData(peer, frame.key(0), frame.copy(1), frame.type === T.WORK_WARNING));
     case T.WORK_STATUS:
-      if (frame.fieldLength(2) > 11) return session.replyError(denominatorInvalid); // spec 1.6
+      // spec 1.6; measured as a C string (gearmand's "%.*s" copy stops at a NUL), forwarded whole.
+      if (frame.fieldLength(2) > 11 && cLength(frame.key(2)) > 11) return session.replyError(denominatorInvalid);
       return orError(session, engine.workStatus(peer, frame.key(0), frame.copy(1), frame.copy(2)));
     case T.WORK_COMPLETE:
       return orError(session, engine.workComplete(peer, frame.key(0), frame.copy(1)));
-    case T.WORK_FAIL:
-      return orError(session, engine.workFail(peer, frame.key(0)));
+    case T.WORK_FAIL: {
+      const handle = frame.key(0);
+      const err = engine.workFail(peer, handle);
+      if (err === undefined) return;
+      // gearmand looks the job up by the handle copied with "%.*s", which stops at the first
+      // NUL (spec 1.6): a handle with a NUL and anything after it fails that job. Only an
+      // unknown or long handle can have one, so the cut is made only then.
+      const nul = handle.indexOf('\0');
+      return orError(session, nul === -1 ? err : engine.workFail(peer, handle.slice(0, nul)));
+    }
     case T.WORK_EXCEPTION:
       return orError(session, engine.workException(peer, frame.key(0), frame.copy(1)));
 
     case T.GET_STATUS: {
-      const handle = frame.key(0);
-      if (handle.length >= 64) return session.replyError(handleTooLong); // gearmand drops the connection
-      const s = engine.status(handle);
+      // gearmand copies the handle with "%.*s", which stops at the first NUL, and answers with
+      // that copy (spec 1.7). Only an unknown or long handle can have a NUL: cut only then.
+      let handle = frame.key(0);
+      let s = handle.length < 64 ? engine.status(handle) : undefined;
+      if (s === undefined || !s.known) {
+        const nul = handle.indexOf('\0');
+        if (nul !== -1) handle = handle.slice(0, nul);
+        if (handle.length >= 64) return session.replyError(handleTooLong); // gearmand drops the connection
+        if (nul !== -1) s = engine.status(handle);
+      }
+      s = s!;
       return session.reply(
         encodePacket(T.STATUS_RES, [handle, s.known ? '1' : '0', s.running ? '1' : '0', String(s.numerator), String(s.denominator)]),
       );
     }
     case T.GET_STATUS_UNIQUE: {
-      const unique = frame.key(0);
-      if (unique.length > MAX_UNIQUE_BYTES) return session.replyError(uniqueTooLong); // gearmand drops
-      const s = engine.statusByUnique(unique);
+      // A C string, as GET_STATUS's handle: cut at a NUL when the unique is unknown or long.
+      let unique = frame.key(0);
+      let s = unique.length <= MAX_UNIQUE_BYTES ? engine.statusByUnique(unique) : undefined;
+      if (s === undefined || !s.known) {
+        const nul = unique.indexOf('\0');
+        if (nul !== -1) unique = unique.slice(0, nul);
+        if (unique.length > MAX_UNIQUE_BYTES) return session.replyError(uniqueTooLong); // gearmand drops
+        if (nul !== -1) s = engine.statusByUnique(unique);
+      }
+      s = s!;
       return session.reply(
         encodePacket(T.STATUS_RES_UNIQUE, [
           unique,
@@ -133,6 +159,12 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       // Response-only types, SUBMIT_JOB_SCHED and ALL_YOURS (spec 1.11).
       return session.replyError(notExpected);
   }
+}
+
+/** Length of `text` as a C string: up to its first NUL. */
+function cLength(text: string): number {
+  const nul = text.indexOf('\0');
+  return nul === -1 ? text.length : nul;
 }
 
 function orError(session: GearSession, err: EngineError | undefined): void {

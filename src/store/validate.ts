@@ -44,7 +44,8 @@ function jobProblem(job: Partial<StoredJob>, numberKeysBelow: number): string | 
   } else if (typeof job.key !== 'string' || !isKey(job.key)) {
     return `key ${JSON.stringify(job.key)} must be 1-${MAX_KEY_LENGTH} printable ASCII characters, or a number from the store's newKey()`;
   }
-  if (typeof job.functionName !== 'string' || job.functionName.length === 0) return 'function name is missing or empty';
+  // An empty name is a function like any other: gearmand queues jobs for it (spec 1.5 step 4).
+  if (typeof job.functionName !== 'string') return 'function name is missing';
   if (typeof job.unique !== 'string' || job.unique.length > MAX_UNIQUE_BYTES) return `unique is missing or longer than ${MAX_UNIQUE_BYTES} bytes`;
   if (!Buffer.isBuffer(job.data)) return 'data is missing or not bytes';
   if (typeof job.priority !== 'number' || !PRIORITIES.includes(job.priority)) return `priority ${String(job.priority)} is not 0, 1 or 2`;

@@ -160,4 +160,36 @@ differential('errors and simple commands', (scenario) => {
     // None of the failed commands created a job or registered a worker.
     assert.equal(await t.listing('show jobs\r\n'), '.\n');
   });
+
+  scenario('last fields read as C strings: GET_STATUS, GET_STATUS_UNIQUE, SET_CLIENT_ID stop at a NUL, listings of CAN_DO names too; CAN_DO_TIMEOUT `0` and a NUL', async (t) => {
+    // gearmand copies these with "%.*s" (or lists them with "%s"), which stops at the first
+    // NUL: what follows is ignored, however long (spec 1.1 payload layout, 1.4, 1.7).
+    const long = 'y'.repeat(80);
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'u', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    t.send(c, T.GET_STATUS, ['<H1>\0']);
+    await t.expect(c, 'STATUS_RES <H1>\x001\x000\x000\x000');
+    t.send(c, T.GET_STATUS, [`<H1>\0${long}`]);
+    await t.expect(c, 'STATUS_RES <H1>\x001\x000\x000\x000');
+    t.send(c, T.GET_STATUS, [`\0${long}`]);
+    await t.expect(c, 'STATUS_RES \x000\x000\x000\x000');
+    t.send(c, T.GET_STATUS_UNIQUE, ['u\0']);
+    await t.expect(c, 'STATUS_RES_UNIQUE u\x001\x000\x000\x000\x000');
+    t.send(c, T.GET_STATUS_UNIQUE, [`u\0${long}`]);
+    await t.expect(c, 'STATUS_RES_UNIQUE u\x001\x000\x000\x000\x000');
+    t.send(c, T.GET_STATUS_UNIQUE, ['\0u']);
+    await t.expect(c, 'STATUS_RES_UNIQUE \x000\x000\x000\x000\x000');
+    const w = await t.peer('worker');
+    t.send(w, T.SET_CLIENT_ID, ['id\0more']);
+    t.send(w, T.CAN_DO_TIMEOUT, ['g', '0\0']);
+    t.send(w, T.CAN_DO, ['h\0tail']);
+    await t.expectNothing(w);
+    assert.equal(await t.listing('workers\r\n', ['<fd> 127.0.0.1 id']), '<fd> 127.0.0.1 id : h g\n.\n');
+    assert.equal(await t.listing('status\r\n', ['g\t', 'h\t']), 'g\t0\t0\t1\nh\t0\t0\t1\n.\n');
+    // The name is registered whole: a job for `h` is not one for `h\0tail`.
+    t.send(w, T.CANT_DO, ['h']);
+    await t.expectNothing(w);
+    assert.equal(await t.listing('status\r\n', ['h\t']), 'h\t0\t0\t1\n.\n');
+  });
 });

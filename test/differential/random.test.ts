@@ -9,11 +9,14 @@
  * SUBMIT_JOB_EPOCH with a past, zero, negative, non-numeric and far-future epoch (far-future
  * jobs in a function of their own, see LATER);
  * SUBMIT_REDUCE_JOB and SUBMIT_REDUCE_JOB_BACKGROUND (empty, short, 64- and 65-byte reducers);
- * GRAB_JOB, GRAB_JOB_UNIQ and GRAB_JOB_ALL; PRE_SLEEP; CAN_DO / CAN_DO_TIMEOUT 0 / CANT_DO /
- * RESET_ABILITIES; every WORK_* result, WORK_STATUS with negative, 32- and 64-bit-overflowing,
- * non-numeric and 11-byte numbers; GET_STATUS, GET_STATUS_UNIQUE, OPTION_REQ (a C string:
- * also with a NUL and more after it), ECHO_REQ;
- * SET_CLIENT_ID of up to 130 bytes; admin listings and `maxqueue` in every argument shape (then
+ * GRAB_JOB, GRAB_JOB_UNIQ and GRAB_JOB_ALL and PRE_SLEEP (also with a payload, discarded) from
+ * up to three workers; CAN_DO / CAN_DO_TIMEOUT (no timeout, or ten minutes) / CANT_DO /
+ * RESET_ABILITIES; every WORK_* result, also from a client, WORK_STATUS with negative, 32- and
+ * 64-bit-overflowing, non-numeric and 11-byte numbers, a denominator with a NUL and more after
+ * it; GET_STATUS and GET_STATUS_UNIQUE (also with a NUL and 80 bytes after the handle or unique),
+ * OPTION_REQ (a C string: also with a NUL and more after it), ECHO_REQ (up to 3 KB);
+ * SET_CLIENT_ID of up to 130 bytes, with a NUL in it or not; `\0RES` requests and packet types
+ * that are no requests (refused alike); admin listings and `maxqueue` in every argument shape (then
  * submits meet the full queue); `create function`, `drop function` (the name in either case) and
  * `cancel job` where the servers agree (unknown and finished handles, a running job whose
  * clients all left); a worker disconnecting while it holds jobs (they are requeued,
@@ -34,7 +37,8 @@
  * attachments in one step (requeues and wake-up NOOPs included), and `status` runs on that
  * thread too, so a 0 there means the close is fully handled; bounded by WAIT_MS, after which
  * the run fails saying which server and which peer. Nothing else here depends on time: no
- * CAN_DO_TIMEOUT other than 0, and the only future epoch is centuries away.
+ * CAN_DO_TIMEOUT that can run out within a run (none, or ten minutes), and the only future
+ * epoch is centuries away.
  *
  * The differences listed in README "Compatibility notes" are never generated, nor are the
  * ones this test found that README does not list yet (the guards in `Run`, each citing the
@@ -49,7 +53,9 @@
  * runs' handles and uniques.
  *
  * Replay or explore: GEARPORT_FUZZ_SEED=<n> (default fixed), GEARPORT_FUZZ_RUNS=<n>,
- * GEARPORT_FUZZ_OPS=<most operations per run>.
+ * GEARPORT_FUZZ_OPS=<most operations per run>, GEARPORT_FUZZ_SERVER_ARGS=<more server arguments,
+ * space-separated> (for instance `--worker-wakeup 1`: then which sleeper a job wakes depends on
+ * the order of the function's registrations, so each worker's are processed before the next's).
  */
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -58,6 +64,7 @@ import { serverKinds } from '../helpers/server-kinds.js';
 import { startServer, type RunningServer, type ServerKind } from '../helpers/servers.js';
 import { AdminPeer, ScriptedPeer, type ReceivedFrame } from '../helpers/scripted-peer.js';
 import { normalizeWorkersListing, sortListing } from '../helpers/normalize.js';
+import { encodeRequest, packetLayouts } from '../../src/protocol/index.js';
 
 const SEED = Number(process.env.GEARPORT_FUZZ_SEED ?? 20261130);
 const NUM_RUNS = Number(process.env.GEARPORT_FUZZ_RUNS ?? 150);
@@ -66,7 +73,8 @@ const MAX_OPS = Number(process.env.GEARPORT_FUZZ_OPS ?? 40);
 const WAIT_MS = 3000;
 /** Both servers run with `--job-retries` this: the second time a job is given up it fails. */
 const JOB_RETRIES = 2;
-const SERVER_ARGS = ['--job-retries', String(JOB_RETRIES)];
+/** GEARPORT_FUZZ_SERVER_ARGS: more arguments for both servers, such as `--worker-wakeup 1`. */
+const SERVER_ARGS = ['--job-retries', String(JOB_RETRIES), ...(process.env.GEARPORT_FUZZ_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '')];
 
 // ---- the generated model -------------------------------------------------------------
 
@@ -114,10 +122,43 @@ const RESULT_PAYLOADS = ['d', '', 'p\0q'] as const;
  */
 const NUMERATORS = ['1', '0', '3', '7', '-5', '4294967303', '99999999999999999999', '-99999999999999999999', 'n/a', ' +12abc', ''] as const;
 /**
- * Denominators of at most 11 bytes (over 11 is README row 14); `12345678901`, `99999999999`
- * and `-1234567890` are exactly 11, of which gearmand keeps the first 10 characters.
+ * Denominators of at most 11 bytes up to a NUL (over 11 is README row 14); `12345678901`,
+ * `99999999999` and `-1234567890` are exactly 11, of which gearmand keeps the first 10
+ * characters. The field is measured and read as a C string (spec 1.6) and forwarded whole, so
+ * a NUL and more bytes may follow, past 11 in all.
  */
-const DENOMINATORS = ['2', '0', '10', '7', '-5', '4294967303', '12345678901', '99999999999', '-1234567890', 'n/a', ' +12abc', ''] as const;
+const DENOMINATORS = ['2', '0', '10', '7', '-5', '4294967303', '12345678901', '99999999999', '-1234567890', 'n/a', ' +12abc', '', `5\0${'z'.repeat(20)}`, '12345678901\0x'] as const;
+/**
+ * What follows a GET_STATUS handle or a GET_STATUS_UNIQUE unique: nothing mostly, else a NUL
+ * and maybe 80 bytes (both are C strings to gearmand, spec 1.7: the part before the NUL is
+ * looked up and answered, however long the rest).
+ */
+const STATUS_SUFFIXES = ['', '', '', '\0', `\0${'z'.repeat(80)}`] as const;
+/**
+ * CAN_DO_TIMEOUT values where nothing depends on time: none (0, negative, non-numeric, empty:
+ * strtol gives 0 or less), or ten minutes, far beyond any run.
+ */
+const TIMEOUTS = ['0', '-5', 'abc', '', '0\0', '600000'] as const;
+/** ECHO_REQ payloads besides the workloads: every byte value, 3 KB. */
+const ECHO_EXTRA = Array.from({ length: 3072 }, (_, i) => String.fromCharCode(i % 256)).join('');
+/**
+ * Packets both servers refuse alike, keeping the connection (spec 1.1, 1.2, 1.11): a
+ * well-formed request with `\0RES` magic (INVALID_MAGIC; nothing is done: the submit makes no
+ * job, the CAN_DO registers nothing), and the types that are no requests, ALL_YOURS and
+ * SUBMIT_JOB_SCHED with one field per argument (INVALID_COMMAND). `F` stands for the run's f.
+ */
+const ODD_PACKETS: readonly { magic: 'RES' | 'REQ'; type: number; fields: readonly string[] }[] = [
+  { magic: 'RES', type: T.SUBMIT_JOB_BG, fields: ['F', '', 'a'] },
+  { magic: 'RES', type: T.SUBMIT_JOB, fields: ['F', 'u1', 'b'] },
+  { magic: 'RES', type: T.CAN_DO, fields: ['F'] },
+  { magic: 'RES', type: T.GRAB_JOB, fields: [] },
+  { magic: 'RES', type: T.ECHO_REQ, fields: ['x'] },
+  { magic: 'RES', type: T.GET_STATUS, fields: ['H:bogus:0'] },
+  ...[5, 6, 8, 10, 11, 17, 19, 20, 24, 27, 31, 35, 40, 42].map((type) => {
+    const layout = packetLayouts[type]!;
+    return { magic: 'REQ' as const, type, fields: Array.from({ length: layout.argc + (layout.data ? 1 : 0) }, (_, i) => `a${i}`) };
+  }),
+];
 /**
  * SUBMIT_JOB_EPOCH times (spec 1.5 step 2): past, zero, negative and non-numeric run now; the
  * last is centuries away (beyond 32 bits), so it never becomes due while the test runs.
@@ -168,17 +209,23 @@ type Op =
   | { op: 'epoch'; client: number; fn: number; unique: number; data: number; epoch: number }
   | { op: 'reduce'; client: number; background: boolean; fn: number; unique: number; reducer: number; aggregator: number; data: number }
   /** `ready`: made by a worker that can take a queued job, if one can (else `worker`). */
-  | { op: 'grab'; worker: number; grab: (typeof GRABS)[number]; ready: boolean }
-  | { op: 'preSleep'; worker: number }
-  | { op: 'canDo'; worker: number; fn: number; withTimeout: boolean }
+  /** `junk`: a payload the server discards (GRAB_JOB* and PRE_SLEEP have no arguments, spec 1.1). */
+  | { op: 'grab'; worker: number; grab: (typeof GRABS)[number]; ready: boolean; junk: boolean }
+  | { op: 'preSleep'; worker: number; junk: boolean }
+  /** `timeout`: undefined for CAN_DO, else CAN_DO_TIMEOUT with TIMEOUTS[timeout]. */
+  | { op: 'canDo'; worker: number; fn: number; timeout: number | undefined }
   | { op: 'cantDo'; worker: number; fn: number }
   | { op: 'resetAbilities'; worker: number }
-  | { op: 'result'; worker: number; result: (typeof RESULTS)[number]; handle: HandleRef; payload: number; numerator: number; denominator: number }
-  | { op: 'getStatus'; peer: number; handle: HandleRef }
-  | { op: 'getStatusUnique'; peer: number; unique: number }
+  /** `fromClient`: sent by a client, which holds no job (JOB_NOT_FOUND), not by a worker. */
+  | { op: 'result'; worker: number; result: (typeof RESULTS)[number]; handle: HandleRef; payload: number; numerator: number; denominator: number; fromClient: boolean }
+  | { op: 'getStatus'; peer: number; handle: HandleRef; suffix: number }
+  | { op: 'getStatusUnique'; peer: number; unique: number; suffix: number }
   | { op: 'option'; peer: number; option: number }
+  /** `data`: a workload, or (WORKLOADS.length) ECHO_EXTRA. */
   | { op: 'echo'; peer: number; data: number }
-  | { op: 'clientId'; peer: number; length: number }
+  /** `nul`: a NUL right after the name, the digits after it (listed up to the NUL). */
+  | { op: 'clientId'; peer: number; length: number; nul: boolean }
+  | { op: 'odd'; peer: number; packet: number }
   | { op: 'admin'; command: (typeof ADMIN_COMMANDS)[number] }
   | { op: 'maxqueue'; fn: number; args: number }
   /** Admin `create function` (CRLF) or `drop function`, the name in upper case if `upper`. */
@@ -218,20 +265,21 @@ const fnIndex = fc.constantFrom(0, 0, 1);
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 12, arbitrary: fc.record({ op: fc.constant('submit' as const), client: index(3), priority, background: fc.constantFrom(false, false, true), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('submitFromWorker' as const), worker: index(2), priority, background: fc.boolean(), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('submitFromWorker' as const), worker: index(3), priority, background: fc.boolean(), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('epoch' as const), client: index(3), fn: fnIndex, unique: index(UNIQUES.length), data: index(WORKLOADS.length), epoch: index(EPOCHS.length) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('reduce' as const), client: index(3), background: fc.boolean(), fn: fnIndex, unique: index(UNIQUES.length), reducer: fc.constantFrom(0, 1, 1, 2, 3), aggregator: index(AGGREGATORS.length), data: index(WORKLOADS.length) }) },
-  { weight: 10, arbitrary: fc.record({ op: fc.constant('grab' as const), worker: index(2), grab: fc.constantFrom(...GRABS), ready: fc.constantFrom(true, true, false) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('preSleep' as const), worker: index(2) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('canDo' as const), worker: index(2), fn: fnIndex, withTimeout: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('cantDo' as const), worker: index(2), fn: fnIndex }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('resetAbilities' as const), worker: index(2) }) },
-  { weight: 12, arbitrary: fc.record({ op: fc.constant('result' as const), worker: index(2), result: fc.constantFrom(...RESULTS), handle: handleRef, payload: index(RESULT_PAYLOADS.length), numerator: index(NUMERATORS.length), denominator: index(DENOMINATORS.length) }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('getStatus' as const), peer: index(5), handle: handleRef }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('getStatusUnique' as const), peer: index(5), unique: index(STATUS_UNIQUES.length) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('option' as const), peer: index(5), option: index(OPTIONS.length) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('echo' as const), peer: index(5), data: index(WORKLOADS.length) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('clientId' as const), peer: index(5), length: index(CLIENT_ID_LENGTHS.length) }) },
+  { weight: 10, arbitrary: fc.record({ op: fc.constant('grab' as const), worker: index(3), grab: fc.constantFrom(...GRABS), ready: fc.constantFrom(true, true, false), junk: fc.constantFrom(false, false, false, true) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('preSleep' as const), worker: index(3), junk: fc.constantFrom(false, false, false, true) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('canDo' as const), worker: index(3), fn: fnIndex, timeout: fc.option(index(TIMEOUTS.length), { nil: undefined }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('cantDo' as const), worker: index(3), fn: fnIndex }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('resetAbilities' as const), worker: index(3) }) },
+  { weight: 12, arbitrary: fc.record({ op: fc.constant('result' as const), worker: index(3), result: fc.constantFrom(...RESULTS), handle: handleRef, payload: index(RESULT_PAYLOADS.length), numerator: index(NUMERATORS.length), denominator: index(DENOMINATORS.length), fromClient: fc.constantFrom(false, false, false, false, false, true) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('getStatus' as const), peer: index(6), handle: handleRef, suffix: index(STATUS_SUFFIXES.length) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('getStatusUnique' as const), peer: index(6), unique: index(STATUS_UNIQUES.length), suffix: index(STATUS_SUFFIXES.length) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('option' as const), peer: index(6), option: index(OPTIONS.length) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('echo' as const), peer: index(6), data: index(WORKLOADS.length + 1) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('clientId' as const), peer: index(6), length: index(CLIENT_ID_LENGTHS.length), nul: fc.constantFrom(false, false, true) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('odd' as const), peer: index(6), packet: index(ODD_PACKETS.length) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('admin' as const), command: fc.constantFrom(...ADMIN_COMMANDS) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('maxqueue' as const), fn: fc.constantFrom(0, 0, 1, 2, 3), args: index(MAXQUEUE_ARGS.length) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('function' as const), drop: fc.boolean(), fn: fc.constantFrom(0, 0, 1, 2, 3), upper: fc.boolean() }) },
@@ -241,9 +289,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   clients: fc.integer({ min: 2, max: 3 }),
-  workers: fc.integer({ min: 1, max: 2 }),
+  workers: fc.integer({ min: 1, max: 3 }),
   exceptionsUpFront: fc.boolean(),
-  abilities: fc.array(initialAbilities, { minLength: 2, maxLength: 2 }),
+  abilities: fc.array(initialAbilities, { minLength: 3, maxLength: 3 }),
   ops: fc.array(opArb, { minLength: 1, maxLength: MAX_OPS, size: 'max' }),
 });
 
@@ -439,7 +487,13 @@ class Run {
   async setUp(scenario: Scenario): Promise<void> {
     this.exceptionsUpFront = scenario.exceptionsUpFront;
     for (let i = 0; i < scenario.clients; i++) await this.open(false, i, []);
-    for (let i = 0; i < scenario.workers; i++) await this.open(true, i, INITIAL_ABILITIES[scenario.abilities[i]!]!);
+    // One worker's registrations processed before the next one's are sent: gearmand reads
+    // connections on several I/O threads, and with --worker-wakeup the order of a function's
+    // workers decides who is woken (GEARPORT_FUZZ_SERVER_ARGS).
+    for (let i = 0; i < scenario.workers; i++) {
+      const w = await this.open(true, i, INITIAL_ABILITIES[scenario.abilities[i]!]!);
+      this.record(w, await w.peer.drainUntilEcho(WAIT_MS));
+    }
     const abilities = this.openWorkers.map((w, i) => `${w.name} CAN_DO ${INITIAL_ABILITIES[scenario.abilities[i]!]!.map((f) => FUNCTIONS[f]!).join(',') || '-'}`);
     this.transcript.push(`#0 setup: ${scenario.clients} clients, ${scenario.workers} workers, SET_CLIENT_ID each, ${abilities.join(', ')}${scenario.exceptionsUpFront ? ', OPTION_REQ exceptions on every client' : ''}`);
     await this.barrier(undefined);
@@ -790,28 +844,30 @@ class Run {
         const ready = workers.filter((x) => x.registrations.some((f) => queued.has(f)) && !Run.choosesBetweenFunctions(x, queued));
         const peer = op.ready && ready.length > 0 ? ready[op.worker % ready.length]! : w(op.worker);
         if (Run.choosesBetweenFunctions(peer, queued)) return skip(peer, op.grab, 'both its functions have queued jobs: README compatibility row 2');
-        say(peer, op.grab);
+        say(peer, `${op.grab}${op.junk ? ' with payload "zz"' : ''}`);
         peer.sleptSinceGrab = false;
-        await send(peer, T[op.grab], []);
+        await send(peer, T[op.grab], op.junk ? ['zz'] : []);
         return;
       }
       case 'preSleep': {
         const peer = w(op.worker);
-        say(peer, 'PRE_SLEEP');
+        say(peer, `PRE_SLEEP${op.junk ? ' with payload "zz"' : ''}`);
         peer.sleptSinceGrab = true;
-        await send(peer, T.PRE_SLEEP, []);
+        await send(peer, T.PRE_SLEEP, op.junk ? ['zz'] : []);
         return;
       }
       case 'canDo': {
         const peer = w(op.worker);
         const name = this.fn(op.fn);
-        const text = op.withTimeout ? `CAN_DO_TIMEOUT ${FUNCTIONS[op.fn]!} "0"` : `CAN_DO ${FUNCTIONS[op.fn]!}`;
+        const timeout = op.timeout === undefined ? undefined : TIMEOUTS[op.timeout]!;
+        const text = timeout !== undefined ? `CAN_DO_TIMEOUT ${FUNCTIONS[op.fn]!} ${show(timeout)}` : `CAN_DO ${FUNCTIONS[op.fn]!}`;
         // README compatibility row 5 (spec 7 B4): gearmand counts a repeated CAN_DO twice.
         if (peer.registrations.includes(name)) return skip(peer, text, 'already registered: README compatibility row 5');
         peer.registrations.unshift(name);
         say(peer, text);
-        // A timeout of 0 means none (spec 1.8): no timer, nothing timing-dependent.
-        await send(peer, op.withTimeout ? T.CAN_DO_TIMEOUT : T.CAN_DO, op.withTimeout ? [name, '0'] : [name]);
+        // A timeout of 0 or less means none (spec 1.8), and ten minutes never runs out here:
+        // nothing timing-dependent.
+        await send(peer, timeout !== undefined ? T.CAN_DO_TIMEOUT : T.CAN_DO, timeout !== undefined ? [name, timeout] : [name]);
         return;
       }
       case 'cantDo': {
@@ -839,8 +895,8 @@ class Run {
       case 'result': {
         // The worker: one that runs a job if any does (results that reach clients are the point).
         const busy = workers.filter((x) => x.running.size > 0);
-        const peer = op.handle.kind === 'running' && busy.length > 0 ? busy[op.worker % busy.length]! : w(op.worker);
-        const handle = this.handleFor(peer, op.handle);
+        const peer = op.fromClient ? c(op.worker) : op.handle.kind === 'running' && busy.length > 0 ? busy[op.worker % busy.length]! : w(op.worker);
+        const handle = this.handleFor(op.fromClient ? undefined : peer, op.handle);
         let fields: string[];
         if (op.result === 'WORK_STATUS') fields = [handle, NUMERATORS[op.numerator]!, DENOMINATORS[op.denominator]!];
         else if (op.result === 'WORK_FAIL') fields = [handle];
@@ -863,8 +919,9 @@ class Run {
       case 'getStatus': {
         const peer = anyPeer(op.peer);
         const handle = this.handleFor(peer.worker ? peer : undefined, op.handle);
-        say(peer, `GET_STATUS ${show(handle)}`);
-        await send(peer, T.GET_STATUS, [handle]);
+        const suffix = STATUS_SUFFIXES[op.suffix]!;
+        say(peer, `GET_STATUS ${show(handle + suffix)}`);
+        await send(peer, T.GET_STATUS, [handle + suffix]);
         return;
       }
       case 'getStatusUnique': {
@@ -872,8 +929,9 @@ class Run {
         const unique = STATUS_UNIQUES[op.unique]!;
         const differs = this.meetsCancelled(undefined, this.unique(unique), '');
         if (differs !== undefined) return skip(peer, `GET_STATUS_UNIQUE ${show(unique)}`, differs);
-        say(peer, `GET_STATUS_UNIQUE ${show(unique)}`);
-        await send(peer, T.GET_STATUS_UNIQUE, [this.unique(unique)]);
+        const suffix = STATUS_SUFFIXES[op.suffix]!;
+        say(peer, `GET_STATUS_UNIQUE ${show(unique + suffix)}`);
+        await send(peer, T.GET_STATUS_UNIQUE, [this.unique(unique) + suffix]);
         return;
       }
       case 'option': {
@@ -886,8 +944,8 @@ class Run {
       }
       case 'echo': {
         const peer = anyPeer(op.peer);
-        const data = WORKLOADS[op.data]!;
-        say(peer, `ECHO_REQ ${show(data)}`);
+        const data = WORKLOADS[op.data] ?? ECHO_EXTRA;
+        say(peer, `ECHO_REQ ${data === ECHO_EXTRA ? 'every byte value, 3 KB' : show(data)}`);
         await send(peer, T.ECHO_REQ, [data]);
         return;
       }
@@ -896,9 +954,21 @@ class Run {
         const peer = anyPeer(op.peer);
         const length = CLIENT_ID_LENGTHS[op.length]!;
         const head = `${this.prefix}${peer.name}-`;
-        const id = head + '0123456789'.repeat(14).slice(0, Math.max(0, length - head.length));
-        say(peer, `SET_CLIENT_ID of ${id.length} bytes`);
+        const digits = '0123456789'.repeat(14).slice(0, Math.max(0, length - head.length - (op.nul ? 1 : 0)));
+        const id = `${head}${op.nul ? '\0' : ''}${digits}`;
+        say(peer, `SET_CLIENT_ID of ${id.length} bytes${op.nul ? ', a NUL after the name' : ''}`);
         await send(peer, T.SET_CLIENT_ID, [id]);
+        return;
+      }
+      case 'odd': {
+        const peer = anyPeer(op.peer);
+        const packet = ODD_PACKETS[op.packet]!;
+        const fields = packet.fields.map((f) => (f === 'F' ? this.fn(0) : f === 'u1' ? this.unique('u1') : f));
+        const bytes = encodeRequest(packet.type, fields);
+        if (packet.magic === 'RES') bytes[3] = 0x53; // \0REQ -> \0RES
+        say(peer, `${packet.magic === 'RES' ? '\\0RES ' : ''}type ${packet.type} ${show(packet.fields.join('\0'))}`);
+        peer.peer.sendRaw(bytes);
+        await this.barrier(peer);
         return;
       }
       case 'admin': {

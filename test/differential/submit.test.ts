@@ -313,4 +313,17 @@ differential('submit and grab', (scenario) => {
     t.send(w, T.GRAB_JOB);
     await t.expect(w, 'JOB_ASSIGN <H1>\0f\0soon');
   });
+
+  scenario('the empty function name is a function: a background job for it is queued, listed and taken', async (t) => {
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['', 'u', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    assert.equal(await t.listing('status\r\n', ['\t']), '\t1\t0\t0\n.\n');
+    const w = await t.worker('worker', '');
+    t.send(w, T.GRAB_JOB_UNIQ);
+    await t.expect(w, 'JOB_ASSIGN_UNIQ <H1>\0\0u\0x');
+    t.send(w, T.WORK_COMPLETE, ['<H1>', '']);
+    await t.expectNothing(w);
+    assert.equal(await t.listing('show jobs\r\n'), '.\n');
+  });
 });

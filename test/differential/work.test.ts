@@ -457,4 +457,23 @@ differential('work', (scenario) => {
     await t.expect(fg, 'WORK_COMPLETE <H1>\0result');
     await t.expectNothing(bg);
   });
+
+  scenario('WORK_STATUS denominator and WORK_FAIL handle read as C strings: a NUL and more after it', async (t) => {
+    // gearmand measures and reads both up to the first NUL ("%.*s" copies, spec 1.6): the
+    // denominator is 5, not too long; the WORK_FAIL ends <H1>.
+    const long = 'y'.repeat(80);
+    const { client, worker } = await t.runningJob();
+    t.send(worker, T.WORK_STATUS, ['<H1>', '1', `5\0${long}`]);
+    await t.expectNothing(worker);
+    await t.expect(client, `WORK_STATUS <H1>\x001\x005\0${long}`);
+    t.send(client, T.GET_STATUS, ['<H1>']);
+    await t.expect(client, 'STATUS_RES <H1>\x001\x001\x001\x005');
+    t.send(worker, T.WORK_FAIL, [`<H1>\0${long}`]);
+    await t.expectNothing(worker);
+    // README compatibility row 21: gearmand forwards the payload as sent, so the client hears
+    // a WORK_FAIL for a handle it never had; Gearport sends the job's handle, as every WORK_FAIL.
+    await t.expect(client, t.per({ gearmand: `WORK_FAIL <H1>\0${long}`, gearport: 'WORK_FAIL <H1>' }));
+    t.send(client, T.GET_STATUS, ['<H1>']);
+    await t.expect(client, 'STATUS_RES <H1>\x000\x000\x000\x000');
+  });
 });

@@ -82,6 +82,8 @@ export function storeContract(name: string, target: ContractTarget): void {
         job(1, { priority: Priority.HIGH, when: 0 }),
         job(2, { priority: Priority.LOW, when: 4102444800, reducer: 'sum-reducer' }),
         job(3, { priority: Priority.NORMAL, when: 1, functionName: 'fn-with-dash\u00e9\u00ff', reducer: 'r\u0000r' }),
+        // gearmand queues background jobs for the empty function name too.
+        job(4, { functionName: '' }),
       ];
       await Promise.all(jobs.map((each) => first.store.add(each)));
       const second = await restart(first.store);
