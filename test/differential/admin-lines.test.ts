@@ -33,12 +33,11 @@
  * property runs a third as many).
  */
 import { test } from 'node:test';
-import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { T } from './harness.js';
 import { serverKinds } from '../helpers/server-kinds.js';
 import { startServer, type RunningServer, type ServerKind } from '../helpers/servers.js';
-import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { AdminPeer, ScriptedPeer } from '../helpers/scripted-peer.js';
 import { HandleNames, sortListing } from '../helpers/normalize.js';
 
 const SEED = Number(process.env.GEARPORT_ADMIN_FUZZ_SEED ?? 20261201);
@@ -168,72 +167,16 @@ const runArb = fc.array(writeArb, { minLength: 1, maxLength: 6 });
 
 // ---- the servers ---------------------------------------------------------------------------
 
-/** A raw admin connection: write bytes, read until a barrier's reply. */
-class RawAdmin {
-  private buffer = Buffer.alloc(0);
-  private closed = false;
-  private waiter: (() => void) | undefined;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => {});
-  }
-
-  static connect(port: number): Promise<RawAdmin> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => {
-        socket.setNoDelay(true);
-        resolve(new RawAdmin(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  /** Write `text` and a barrier line; return everything received before the barrier's reply. */
-  async exchange(text: string, barrier: string): Promise<string> {
-    const end = `ERR UNKNOWN_COMMAND Unknown+server+command${barrier}\r\n`;
-    this.socket.write(Buffer.from(`${text}${barrier}\r\n`, 'latin1'));
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      const got = this.buffer.toString('latin1');
-      if (got.endsWith(end)) {
-        this.buffer = Buffer.alloc(0);
-        return got.slice(0, -end.length);
-      }
-      if (this.closed) throw new Error(`connection closed; received ${JSON.stringify(got)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no barrier reply within ${WAIT_MS} ms; received ${JSON.stringify(got)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
+/** Write `text` and a barrier line; return everything received before the barrier's reply. */
+async function exchange(admin: AdminPeer, text: string, barrier: string): Promise<string> {
+  const end = `ERR UNKNOWN_COMMAND Unknown+server+command${barrier}\r\n`;
+  const got = await admin.command(`${text}${barrier}\r\n`, (received) => (received.endsWith(end) ? received.length : -1), WAIT_MS);
+  return got.slice(0, -end.length);
 }
 
 class Sut {
   server!: RunningServer;
-  admin!: RawAdmin;
+  admin!: AdminPeer;
   version = '';
   readonly names = new HandleNames();
   private peers: ScriptedPeer[] = [];
@@ -265,13 +208,13 @@ class Sut {
     worker.send(T.GRAB_JOB);
     const assigned = await worker.next(WAIT_MS);
     if (assigned.name !== 'JOB_ASSIGN' || this.names.normalize(assigned.fields[0]!) !== '<H1>') throw new Error(`${this.kind}: setup grab got ${assigned.name}`);
-    this.admin = await RawAdmin.connect(this.server.port);
+    this.admin = await AdminPeer.connect(this.server.port);
     this.version = (await this.exchange('version\r\n')).replace(/^OK (.*)\n$/, '$1');
   }
 
   /** Write lines (handle templates filled in) and return the raw replies. */
   exchange(text: string): Promise<string> {
-    return this.admin.exchange(this.fill(text), `zzbarrier${++this.barrier}`);
+    return exchange(this.admin, this.fill(text), `zzbarrier${++this.barrier}`);
   }
 
   fill(text: string): string {
@@ -325,7 +268,7 @@ class Sut {
   }
 
   async stop(): Promise<void> {
-    this.admin?.close();
+    await this.admin?.close();
     await Promise.all(this.peers.map((p) => p.close()));
     await this.server?.stop();
   }

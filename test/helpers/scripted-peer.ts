@@ -212,6 +212,9 @@ export class ScriptedPeer {
  * An admin text connection that keeps the exact reply bytes (CR included), unlike FrameDecoder
  * which strips the CR of a CRLF line.
  */
+/** Where a reply ends: one line, a listing up to `.\n`, or a finder giving the index after it (-1: not yet). */
+export type ReplyEnd = 'line' | 'listing' | ((received: string) => number);
+
 export class AdminPeer {
   private readonly socket: Socket;
   private buffer = Buffer.alloc(0);
@@ -261,12 +264,12 @@ export class AdminPeer {
    * Send one command line (exactly as given: add the line ending yourself) and read its reply:
    * a listing up to and including `.\n`, or a single line.
    */
-  async command(line: string, reply: 'line' | 'listing', timeoutMs = DEFAULT_EXPECT_MS): Promise<string> {
+  async command(line: string, reply: ReplyEnd, timeoutMs = DEFAULT_EXPECT_MS): Promise<string> {
     this.socket.write(Buffer.from(line, 'latin1'));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const text = this.buffer.toString('latin1');
-      const end = reply === 'line' ? lineEnd(text) : listingEnd(text);
+      const end = reply === 'line' ? lineEnd(text) : reply === 'listing' ? listingEnd(text) : reply(text);
       if (end !== -1) {
         this.buffer = this.buffer.subarray(end);
         return text.slice(0, end);
