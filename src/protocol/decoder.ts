@@ -252,6 +252,9 @@ export class FrameDecoder {
       }
       const total = HEADER_SIZE + size;
       if (end - off < total) {
+        // Refused on the header, as gearmand does, rather than after waiting for a payload
+        // that may never come (complete packets get the same error from fieldBounds).
+        if (type > MAX_PACKET_TYPE || packetLayouts[type] === undefined) throw unknownType(type);
         const pending = buf.subarray(off, end);
         if (total > 64 * 1024) {
           this.parts = [Buffer.from(pending)];
@@ -289,6 +292,10 @@ function uint32At(buf: Buffer, off: number): number {
   return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
 }
 
+function unknownType(type: number): ProtocolError {
+  return new ProtocolError('INVALID_COMMAND', `unknown packet type ${type}`);
+}
+
 /** Room for the start and end of every field of any packet. */
 function newBounds(): number[] {
   return new Array<number>(2 * MAX_FIELDS).fill(0);
@@ -301,9 +308,7 @@ function newBounds(): number[] {
  */
 function fieldBounds(type: number, buf: Buffer, start: number, end: number, bounds: number[]): number {
   const layout = type <= MAX_PACKET_TYPE ? packetLayouts[type] : undefined;
-  if (layout === undefined) {
-    throw new ProtocolError('INVALID_COMMAND', `unknown packet type ${type}`);
-  }
+  if (layout === undefined) throw unknownType(type);
   const { argc, data } = layout;
   if (argc === 0) {
     if (!data) return 0;

@@ -105,6 +105,10 @@ differential('errors and simple commands', (scenario) => {
       'bad magic': [0x00, 0x41, 0x42, 0x43, 0, 0, 0, T.ECHO_REQ, 0, 0, 0, 0],
       'type 0': [0x00, 0x52, 0x45, 0x51, 0, 0, 0, 0, 0, 0, 0, 0],
       'type 43': [0x00, 0x52, 0x45, 0x51, 0, 0, 0, 43, 0, 0, 0, 0],
+      // Refused on the header, not after waiting for the 1000 bytes it announces (Gearport
+      // waited for them until this was probed).
+      'type 60 announcing 1000 bytes': [0x00, 0x52, 0x45, 0x51, 0, 0, 0, 60, 0, 0, 0x03, 0xe8],
+      'bad magic announcing 1000 bytes': [0x00, 0x52, 0x45, 0x52, 0, 0, 0, T.ECHO_REQ, 0, 0, 0x03, 0xe8],
     };
     for (const [what, header] of Object.entries(headers)) {
       const p = await t.peer(what);
@@ -118,6 +122,8 @@ differential('errors and simple commands', (scenario) => {
             'bad magic': 'ERROR INVALID_MAGIC\0packet magic is neither \\0REQ nor \\0RES',
             'type 0': 'ERROR INVALID_COMMAND\0unknown packet type 0',
             'type 43': 'ERROR INVALID_COMMAND\0unknown packet type 43',
+            'type 60 announcing 1000 bytes': 'ERROR INVALID_COMMAND\0unknown packet type 60',
+            'bad magic announcing 1000 bytes': 'ERROR INVALID_MAGIC\0packet magic is neither \\0REQ nor \\0RES',
           }[what]!,
         ],
       });
@@ -192,4 +198,5 @@ differential('errors and simple commands', (scenario) => {
     await t.expectNothing(w);
     assert.equal(await t.listing('status\r\n', ['h\t']), 'h\t0\t0\t1\n.\n');
   });
+
 });
