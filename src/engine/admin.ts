@@ -28,7 +28,10 @@ const notPermitted = adminError('PERMISSION_DENIED', 'Only loopback or admin con
 export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext): string {
   const tokens = tokenizeAdminLine(line);
   if (tokens.length > MAX_ADMIN_TOKENS) return adminError('TOO_MANY_ARGUMENTS', 'At most 5 tokens per command');
-  const command = asciiLower(tokens[0]!);
+  // gearmand compares and prints the command word and keywords as C strings: `status\0x`
+  // is `status`, `show jobs\0x` shows jobs (arguments keep their bytes, as before).
+  tokens[0] = cString(tokens[0]!);
+  const command = asciiLower(tokens[0]);
   switch (command) {
     case 'workers':
       return workersListing(engine);
@@ -40,16 +43,16 @@ export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext)
       return show(engine, tokens);
     case 'cancel':
       if (tokens.length < 3) break;
-      if (tokens.length > 3 || asciiLower(tokens[1]!) !== 'job') return adminError('UNKNOWN_ERROR');
+      if (tokens.length > 3 || word(tokens[1]!) !== 'job') return adminError('UNKNOWN_ERROR');
       if (!ctx.mayChangeState) return notPermitted;
       return engine.cancel(tokens[2]!) ? ADMIN_OK : adminError('UNKNOWN_JOB');
     case 'create':
-      if (tokens.length !== 3 || asciiLower(tokens[1]!) !== 'function') return incomplete(tokens[0]!);
+      if (tokens.length !== 3 || word(tokens[1]!) !== 'function') return incomplete(tokens[0]!);
       if (!ctx.mayChangeState) return notPermitted;
       // gearmand drops the name's last character after a bare LF (spec 7 B7); we keep it.
       return engine.functionFor(tokens[2]!) ? ADMIN_OK : adminError('CREATE_FUNCTION', tokens[2]!);
     case 'drop':
-      if (tokens.length !== 3 || asciiLower(tokens[1]!) !== 'function') return incomplete(tokens[0]!);
+      if (tokens.length !== 3 || word(tokens[1]!) !== 'function') return incomplete(tokens[0]!);
       if (!ctx.mayChangeState) return notPermitted;
       return dropFunction(engine, tokens[2]!);
     case 'maxqueue':
@@ -65,7 +68,7 @@ export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext)
       return `OK ${ctx.version}\n`;
     case 'shutdown': {
       // Removed from gearmand in 1.1.15; kept here for loopback and admin identities only.
-      const graceful = tokens.length > 1 && asciiLower(tokens[1]!) === 'graceful';
+      const graceful = tokens.length > 1 && word(tokens[1]!) === 'graceful';
       if (tokens.length > 2 || (tokens.length === 2 && !graceful)) return adminError('UNKNOWN_ARGS');
       if (!ctx.mayChangeState) return notPermitted;
       ctx.shutdown(graceful);
@@ -82,6 +85,11 @@ export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext)
 function cString(name: string): string {
   const nul = name.indexOf('\0');
   return nul === -1 ? name : name.slice(0, nul);
+}
+
+/** A keyword as gearmand's strcasecmp compares it: up to its first NUL, ASCII case folded. */
+function word(token: string): string {
+  return asciiLower(cString(token));
 }
 
 function workersListing(engine: Engine): string {
@@ -112,7 +120,7 @@ function priorityListing(engine: Engine): string {
 }
 
 function show(engine: Engine, tokens: string[]): string {
-  const words = tokens.slice(1).map(asciiLower);
+  const words = tokens.slice(1).map(word);
   if (tokens.length === 2 && words[0] === 'jobs') {
     let out = '';
     for (const job of engine.jobs.values()) {

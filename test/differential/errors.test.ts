@@ -199,4 +199,19 @@ differential('errors and simple commands', (scenario) => {
     assert.equal(await t.listing('status\r\n', ['h\t']), 'h\t0\t0\t1\n.\n');
   });
 
+  scenario('admin command words and keywords are C strings: a NUL ends them', async (t) => {
+    // gearmand compares tokens with strcasecmp and prints them with "%s" (gearman-spec 2.1);
+    // Gearport compared the whole token until this was probed.
+    const c = await t.peer('client');
+    t.send(c, T.SUBMIT_JOB_BG, ['f', 'u', 'x']);
+    await t.expect(c, 'JOB_CREATED <H1>');
+    assert.equal(await t.admin('status\0\n', 'listing'), 'f\t1\t0\t0\n.\n');
+    assert.equal(await t.admin('STATUS\0junk\r\n', 'listing'), 'f\t1\t0\t0\n.\n');
+    assert.equal(await t.admin('show\0x unique jobs\0y\n', 'listing'), 'u\n.\n');
+    assert.equal(await t.admin('stat\0us\n', 'line'), 'ERR UNKNOWN_COMMAND Unknown+server+commandstat\r\n');
+    assert.equal(await t.admin('maxqueue\0x\n', 'line'), 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+maxqueue\r\n');
+    assert.equal(await t.admin('create\0 function\0x g\n', 'line'), 'OK\r\n');
+    assert.equal(await t.admin(`cancel\0x job\0 ${t.names.handleOf('<H1>')}\n`, 'line'), 'OK\r\n');
+  });
+
 });
