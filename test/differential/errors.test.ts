@@ -199,6 +199,110 @@ differential('errors and simple commands', (scenario) => {
     assert.equal(await t.listing('status\r\n', ['h\t']), 'h\t0\t0\t1\n.\n');
   });
 
+  scenario('a packet type of 2^31 or more: gearmand crashes, Gearport refuses it and keeps serving', async (t) => {
+    // gearmand 1.1.20 reads the type as a signed int, so 2^31..2^32-1 pass its `>= 43` check as
+    // negative numbers; the whole server then exits (status 1, a backtrace on stderr) on this one
+    // 15-byte packet from any peer. Types 43..2^31-1 are dropped as in the scenario above.
+    const header = (type: number) => {
+      const b = Buffer.from([0x00, 0x52, 0x45, 0x51, 0, 0, 0, 0, 0, 0, 0, 3, 0x61, 0x62, 0x63]);
+      b.writeUInt32BE(type, 4);
+      return b;
+    };
+    const bystander = await t.peer('bystander');
+    for (const type of [2 ** 31, 2 ** 32 - 1]) {
+      const p = await t.peer(`type ${type}`);
+      p.sendRaw(header(type));
+      if (t.kind === 'gearmand') {
+        await p.expectClose();
+        await bystander.expectClose();
+        const exited = await new Promise<boolean>((resolve) => {
+          const proc = t.server.process;
+          if (proc.exitCode !== null || proc.signalCode !== null) return resolve(true);
+          const timer = setTimeout(() => resolve(false), 3000);
+          proc.once('exit', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        });
+        assert.equal(exited, true, 'gearmand exits');
+        assert.deepEqual(p.transcript.map((f) => t.render(f)), []);
+        return;
+      }
+      await t.expect(p, `ERROR INVALID_COMMAND\0unknown packet type ${type}`);
+      await p.expectClose();
+      t.send(bystander, T.ECHO_REQ, ['alive']);
+      await t.expect(bystander, 'ECHO_RES alive');
+    }
+  });
+
+  scenario('fewer NUL-terminated fields than the type needs: gearmand reads into the next packet, Gearport refuses the packet', async (t) => {
+    // gearmand's NUL search is not bounded by the declared size (gearman-spec 1.1, 7 B1): with an
+    // ECHO_REQ behind the short packet it takes the ECHO's header bytes as fields. Data packets
+    // then come out with a negative data size and the connection is dropped; WORK_STATUS and
+    // CAN_DO_TIMEOUT swallow the ECHO and wait for more, silent. Neither answers the ECHO.
+    const cases: [type: number, payload: string, name: string, fields: number, last: 'data' | 'last field'][] = [
+      [T.SUBMIT_JOB, 'f\0u', 'SUBMIT_JOB', 2, 'data'],
+      [T.SUBMIT_JOB_BG, 'f', 'SUBMIT_JOB_BG', 2, 'data'],
+      [T.SUBMIT_JOB_HIGH, '', 'SUBMIT_JOB_HIGH', 2, 'data'],
+      [T.SUBMIT_JOB_LOW_BG, 'f\0u', 'SUBMIT_JOB_LOW_BG', 2, 'data'],
+      [T.SUBMIT_JOB_EPOCH, 'f\0u', 'SUBMIT_JOB_EPOCH', 3, 'data'],
+      [T.SUBMIT_REDUCE_JOB, 'f\0u\0r', 'SUBMIT_REDUCE_JOB', 4, 'data'],
+      [T.SUBMIT_REDUCE_JOB_BACKGROUND, '', 'SUBMIT_REDUCE_JOB_BACKGROUND', 4, 'data'],
+      [T.WORK_COMPLETE, 'H:x', 'WORK_COMPLETE', 1, 'data'],
+      [T.WORK_DATA, '', 'WORK_DATA', 1, 'data'],
+      [T.WORK_EXCEPTION, 'H:x', 'WORK_EXCEPTION', 1, 'data'],
+      [T.WORK_WARNING, 'H:x', 'WORK_WARNING', 1, 'data'],
+      [T.WORK_STATUS, 'H:x\x001', 'WORK_STATUS', 2, 'last field'],
+      [T.WORK_STATUS, '', 'WORK_STATUS', 2, 'last field'],
+      [T.CAN_DO_TIMEOUT, 'f', 'CAN_DO_TIMEOUT', 1, 'last field'],
+    ];
+    const echo = Buffer.from([0x00, 0x52, 0x45, 0x51, 0, 0, 0, T.ECHO_REQ, 0, 0, 0, 5, ...Buffer.from('alive')]);
+    for (const [type, payload, name, fields, last] of cases) {
+      const p = await t.peer(`${name} ${JSON.stringify(payload)}`);
+      const header = Buffer.from([0x00, 0x52, 0x45, 0x51, 0, 0, 0, type, 0, 0, 0, payload.length]);
+      p.sendRaw(Buffer.concat([header, Buffer.from(payload, 'latin1'), echo]));
+      const stalls = last === 'last field';
+      const said = t.per({
+        gearmand: [] as string[],
+        gearport: [`ERROR INVALID_PACKET\0${name} needs ${fields} NUL-terminated field(s) before its ${last}`],
+      });
+      for (const expected of said) await t.expect(p, expected);
+      if (t.kind === 'gearmand' && stalls) assert.equal(await p.closesWithin(300), false, `${p.name}: gearmand waits`);
+      else await p.expectClose();
+      assert.deepEqual(p.transcript.map((f) => t.render(f)), said, p.name);
+    }
+    // Nothing was created by any of them.
+    assert.equal(await t.listing('show jobs\r\n'), '.\n');
+  });
+
+  scenario('empty payloads where the only field is the whole payload: answered as an empty field', async (t) => {
+    const p = await t.peer('peer');
+    for (const type of [T.CAN_DO, T.CANT_DO, T.SET_CLIENT_ID, T.RESET_ABILITIES]) t.send(p, type, []);
+    await t.expectNothing(p, 'after empty registrations');
+    t.send(p, T.WORK_FAIL, []);
+    await t.expect(p, 'ERROR JOB_NOT_FOUND\0Job given in work result not found');
+    t.send(p, T.GET_STATUS, []);
+    await t.expect(p, 'STATUS_RES \x000\x000\x000\x000');
+    t.send(p, T.ECHO_REQ, ['alive']);
+    await t.expect(p, 'ECHO_RES alive');
+  });
+
+  scenario('a request split over two writes at every byte boundary is read as one', async (t) => {
+    const stream = Buffer.concat([
+      Buffer.from([0x00, 0x52, 0x45, 0x51, 0, 0, 0, T.SUBMIT_JOB_BG, 0, 0, 0, 8, ...Buffer.from('f\0u\0data')]),
+      Buffer.from([0x00, 0x52, 0x45, 0x51, 0, 0, 0, T.GET_STATUS_UNIQUE, 0, 0, 0, 1, ...Buffer.from('u')]),
+    ]);
+    for (let cut = 1; cut < stream.length; cut++) {
+      const p = await t.peer(`cut ${cut}`);
+      p.sendRaw(stream.subarray(0, cut));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      p.sendRaw(stream.subarray(cut));
+      await t.expect(p, 'JOB_CREATED <H1>');
+      await t.expect(p, 'STATUS_RES_UNIQUE u\x001\x000\x000\x000\x000');
+      await p.close();
+    }
+  });
+
   scenario('admin command words and keywords are C strings: a NUL ends them', async (t) => {
     // gearmand compares tokens with strcasecmp and prints them with "%s" (gearman-spec 2.1);
     // Gearport compared the whole token until this was probed.
@@ -214,4 +318,23 @@ differential('errors and simple commands', (scenario) => {
     assert.equal(await t.admin(`cancel\0x job\0 ${t.names.handleOf('<H1>')}\n`, 'line'), 'OK\r\n');
   });
 
+  scenario('a valid request and a malformed header in one write: gearmand drops the reply it owes, Gearport answers first', async (t) => {
+    // gearmand's I/O thread parses the whole read before the request is answered and, at the bad
+    // header, closes the connection with the ECHO_RES still unsent (0 of 40 tries here got it;
+    // sent in a later write, the reply does arrive). Gearport answers what came before, then says
+    // why it closes (row 13).
+    const echo = Buffer.from([0x00, 0x52, 0x45, 0x51, 0, 0, 0, T.ECHO_REQ, 0, 0, 0, 5, ...Buffer.from('alive')]);
+    const tails = {
+      'type 43': [Buffer.from([0x00, 0x52, 0x45, 0x51, 0, 0, 0, 43, 0, 0, 0, 0]), 'ERROR INVALID_COMMAND\0unknown packet type 43'],
+      'twelve zero bytes': [Buffer.alloc(12), 'ERROR INVALID_MAGIC\0packet magic is neither \\0REQ nor \\0RES'],
+    } as const;
+    for (const [what, [tail, error]] of Object.entries(tails)) {
+      const p = await t.peer(what);
+      p.sendRaw(Buffer.concat([echo, tail]));
+      const said = t.per({ gearmand: [] as string[], gearport: ['ECHO_RES alive', error] });
+      for (const expected of said) await t.expect(p, expected);
+      await p.expectClose();
+      assert.deepEqual(p.transcript.map((f) => t.render(f)), said, what);
+    }
+  });
 });
