@@ -3,7 +3,6 @@ import { ATTACHMENT_BYTES, coalesceKeyOf, jobCost, statusOf } from './job-keys.j
 import { statusNumber } from '../protocol/c-numbers.js';
 import { asciiLower } from '../protocol/admin.js';
 import { EngineErrors } from './errors.js';
-import type { FunctionState } from './function-state.js';
 import { Job, JobState } from './job.js';
 import { Peer, type Registration } from './peer.js';
 import { Forward, JobTable, MAX_UNIQUE_BYTES, MIN_CAN_DO_TIMEOUT_MS } from './job-table.js';
@@ -44,7 +43,7 @@ export class Engine extends JobTable {
     peer.closed = true;
     this.peers.delete(peer);
     const registrations = peer.registrations;
-    for (const reg of registrations) removeWorker(reg.fn, peer);
+    for (const reg of registrations) reg.fn.removeWorker(peer);
     peer.registrations = [];
     this.requeueRunning(peer, registrations);
     for (const job of peer.attached.toArray()) this.detachJob(job, peer);
@@ -200,7 +199,7 @@ export class Engine extends JobTable {
       return true;
     }
     peer.registrations.unshift({ fn, timeoutMs, order: ++this.registrationCounter });
-    addWorker(fn, peer);
+    fn.addWorker(peer);
     return true;
   }
 
@@ -211,13 +210,13 @@ export class Engine extends JobTable {
     const index = peer.registrations.findIndex((r) => r.fn === fn);
     if (index === -1) return;
     const [reg] = peer.registrations.splice(index, 1);
-    removeWorker(fn, peer);
+    fn.removeWorker(peer);
     this.requeueRunning(peer, [reg!]);
   }
 
   resetAbilities(peer: Peer): void {
     const registrations = peer.registrations;
-    for (const reg of registrations) removeWorker(reg.fn, peer);
+    for (const reg of registrations) reg.fn.removeWorker(peer);
     peer.registrations = [];
     this.requeueRunning(peer, registrations);
   }
@@ -433,33 +432,4 @@ export class Engine extends JobTable {
     this.functions.delete(fn.name);
     return 'ok';
   }
-
-}
-
-/**
- * `fn.workers` from `fn.wakeCursor` on, wrapping, is gearmand's circular registration list
- * from its head, where a wake-up walk starts (spec 1.4). gearmand links a new registration in
- * just before the head, so it is walked last: at the cursor, which moves past it. With the
- * cursor at 0 (always so without --worker-wakeup) that is the end of the array.
- */
-function addWorker(fn: FunctionState, peer: Peer): void {
-  const workers = fn.workers;
-  const head = workers.length === 0 ? 0 : fn.wakeCursor % workers.length;
-  if (head === 0) {
-    fn.wakeCursor = 0;
-    workers.push(peer);
-    return;
-  }
-  workers.splice(head, 0, peer);
-  fn.wakeCursor = head + 1;
-}
-
-/** Unlink a registration; if it was the head of the circle, the next one is (as in gearmand). */
-function removeWorker(fn: FunctionState, peer: Peer): void {
-  const workers = fn.workers;
-  const index = workers.indexOf(peer);
-  if (index === -1) return;
-  const head = fn.wakeCursor % workers.length;
-  workers.splice(index, 1);
-  fn.wakeCursor = index < head ? head - 1 : head;
 }
