@@ -1,4 +1,5 @@
 import { ADMIN_OK, LISTING_END, MAX_ADMIN_TOKENS, adminError, asciiLower, tokenizeAdminLine } from '../protocol/admin.js';
+import { cString } from '../protocol/c-strings.js';
 import type { Engine } from './engine.js';
 
 /** What admin commands need from the server around the engine. */
@@ -76,15 +77,6 @@ export function runAdminCommand(engine: Engine, line: string, ctx: AdminContext)
     }
   }
   return `ERR UNKNOWN_COMMAND Unknown+server+command${tokens[0]}\r\n`;
-}
-
-/**
- * A function name as gearmand lists it: printed with "%s"-style formats, which stop at the
- * first NUL (a CAN_DO payload is the whole name, NULs included: spec 1.1, 1.4).
- */
-function cString(name: string): string {
-  const nul = name.indexOf('\0');
-  return nul === -1 ? name : name.slice(0, nul);
 }
 
 /** A keyword as gearmand's strcasecmp compares it: up to its first NUL, ASCII case folded. */

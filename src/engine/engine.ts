@@ -1,4 +1,5 @@
 import type { StoredJob } from '../store/types.js';
+import { cString } from '../protocol/c-strings.js';
 import { ATTACHMENT_BYTES, coalesceKeyOf, jobCost, statusOf } from './job-keys.js';
 import { statusNumber } from '../protocol/c-numbers.js';
 import { asciiLower } from '../protocol/admin.js';
@@ -51,9 +52,8 @@ export class Engine extends JobTable {
 
   setClientId(peer: Peer, id: string): void {
     // gearmand keeps 127 bytes and lists them with "%s", which stops at the first NUL.
-    const nul = id.indexOf('\0');
-    const end = Math.min(nul === -1 ? id.length : nul, 127);
-    peer.clientId = end < id.length ? id.slice(0, end) : id;
+    const name = cString(id);
+    peer.clientId = name.length > 127 ? name.slice(0, 127) : name;
   }
 
   // ---- submission -------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { Priority, type Assignment, type EngineError } from '../engine/types.js'
 import type { BinaryFrame } from '../protocol/decoder.js';
 import { bytesToKey, encodePacket } from '../protocol/encoder.js';
 import { PacketType as T } from '../protocol/packets.js';
+import { cString } from '../protocol/c-strings.js';
 import type { GearSession } from './gear-session.js';
 
 const EXCEPTIONS = 'exceptions';
@@ -84,7 +85,7 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       return orError(session, engine.workData(peer, frame.key(0), frame.copy(1), frame.type === T.WORK_WARNING));
     case T.WORK_STATUS:
       // spec 1.6; measured as a C string (gearmand's "%.*s" copy stops at a NUL), forwarded whole.
-      if (frame.fieldLength(2) > 11 && cLength(frame.key(2)) > 11) return session.replyError(denominatorInvalid);
+      if (frame.fieldLength(2) > 11 && cString(frame.key(2)).length > 11) return session.replyError(denominatorInvalid);
       return orError(session, engine.workStatus(peer, frame.key(0), frame.copy(1), frame.copy(2)));
     case T.WORK_COMPLETE:
       return orError(session, engine.workComplete(peer, frame.key(0), frame.copy(1)));
@@ -95,39 +96,26 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       // gearmand looks the job up by the handle copied with "%.*s", which stops at the first
       // NUL (spec 1.6): a handle with a NUL and anything after it fails that job. Only an
       // unknown or long handle can have one, so the cut is made only then.
-      const nul = handle.indexOf('\0');
-      return orError(session, nul === -1 ? err : engine.workFail(peer, handle.slice(0, nul)));
+      const cut = cString(handle);
+      return orError(session, cut === handle ? err : engine.workFail(peer, cut));
     }
     case T.WORK_EXCEPTION:
       return orError(session, engine.workException(peer, frame.key(0), frame.copy(1)));
 
     case T.GET_STATUS: {
-      // gearmand copies the handle with "%.*s", which stops at the first NUL, and answers with
-      // that copy (spec 1.7). Only an unknown or long handle can have a NUL: cut only then.
-      let handle = frame.key(0);
-      let s = handle.length < 64 ? engine.status(handle) : undefined;
-      if (s === undefined || !s.known) {
-        const nul = handle.indexOf('\0');
-        if (nul !== -1) handle = handle.slice(0, nul);
-        if (handle.length >= 64) return session.replyError(handleTooLong); // gearmand drops the connection
-        if (nul !== -1) s = engine.status(handle);
-      }
-      s = s!;
+      // gearmand copies the handle with "%.*s" and answers with that copy (spec 1.7).
+      const found = lookUpCString(frame.key(0), 63, (handle) => engine.status(handle));
+      if (found === undefined) return session.replyError(handleTooLong); // gearmand drops the connection
+      const { key: handle, status: s } = found;
       return session.reply(
         encodePacket(T.STATUS_RES, [handle, s.known ? '1' : '0', s.running ? '1' : '0', String(s.numerator), String(s.denominator)]),
       );
     }
     case T.GET_STATUS_UNIQUE: {
-      // A C string, as GET_STATUS's handle: cut at a NUL when the unique is unknown or long.
-      let unique = frame.key(0);
-      let s = unique.length <= MAX_UNIQUE_BYTES ? engine.statusByUnique(unique) : undefined;
-      if (s === undefined || !s.known) {
-        const nul = unique.indexOf('\0');
-        if (nul !== -1) unique = unique.slice(0, nul);
-        if (unique.length > MAX_UNIQUE_BYTES) return session.replyError(uniqueTooLong); // gearmand drops
-        if (nul !== -1) s = engine.statusByUnique(unique);
-      }
-      s = s!;
+      // A C string, as GET_STATUS's handle.
+      const found = lookUpCString(frame.key(0), MAX_UNIQUE_BYTES, (unique) => engine.statusByUnique(unique));
+      if (found === undefined) return session.replyError(uniqueTooLong); // gearmand drops the connection
+      const { key: unique, status: s } = found;
       return session.reply(
         encodePacket(T.STATUS_RES_UNIQUE, [
           unique,
@@ -161,10 +149,22 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
   }
 }
 
-/** Length of `text` as a C string: up to its first NUL. */
-function cLength(text: string): number {
-  const nul = text.indexOf('\0');
-  return nul === -1 ? text.length : nul;
+/**
+ * Look up a handle or unique that gearmand reads as a C string (cut at its first NUL), at most
+ * `maxLength` long. A key that is found as sent has no NUL (handles and uniques are stored
+ * without one), so the cut and the second lookup happen only for an unknown or long key.
+ * Undefined when even the cut key is too long.
+ */
+function lookUpCString<S extends { readonly known: boolean }>(
+  key: string,
+  maxLength: number,
+  lookUp: (key: string) => S,
+): { key: string; status: S } | undefined {
+  const status = key.length <= maxLength ? lookUp(key) : undefined;
+  if (status?.known) return { key, status };
+  const cut = cString(key);
+  if (cut.length > maxLength) return undefined;
+  return { key: cut, status: cut === key ? status! : lookUp(cut) };
 }
 
 function orError(session: GearSession, err: EngineError | undefined): void {
