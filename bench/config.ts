@@ -39,8 +39,8 @@ export const benchConfig = {
   loadProcesses: envNumber('BENCH_LOAD_PROCESSES', 1) === 2 ? 2 : 1,
   /** Sections to run (comma list), default all: gearman, client, store, http. */
   sections: (process.env.BENCH_SECTIONS ?? 'gearman,client,store,http').split(',').map((s) => s.trim()).filter(Boolean),
-  /** Servers to run in the gearman section (comma list), default all: gearmand-t4, gearmand-t0, gearmand-sqlite, gearport, gearport-memory. */
-  servers: (process.env.BENCH_SERVERS ?? 'gearmand-t4,gearmand-t0,gearmand-sqlite,gearport,gearport-memory').split(',').map((s) => s.trim()).filter(Boolean),
+  /** Servers to run in the gearman section (comma list), default all: gearmand-t4, gearmand-t0, gearmand-sqlite, gearport, gearport-busy-poll, gearport-memory. */
+  servers: (process.env.BENCH_SERVERS ?? 'gearmand-t4,gearmand-t0,gearmand-sqlite,gearport,gearport-busy-poll,gearport-memory').split(',').map((s) => s.trim()).filter(Boolean),
   /** Scenario ids to run (comma list, e.g. fg-w4-c64,bg), default all. */
   scenarios: (process.env.BENCH_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   /** Extra Gearport arguments, space separated. */

@@ -5,7 +5,7 @@
  * to dist/bench-results.json.
  *
  * Env: BENCH_SECONDS (window per cell, default 3), BENCH_WARMUP (default 0.5),
- * BENCH_SECTIONS (gearman,client,store,http), BENCH_SERVERS (gearmand-t4,gearmand-t0,gearmand-sqlite,gearport,gearport-memory),
+ * BENCH_SECTIONS (gearman,client,store,http), BENCH_SERVERS (gearmand-t4,gearmand-t0,gearmand-sqlite,gearport,gearport-busy-poll,gearport-memory),
  * BENCH_SCENARIOS (e.g. fg-w4-c64,bg), BENCH_REPEAT (runs per cell, median reported, default 3),
  * BENCH_LOAD_PROCESSES (1 or 2), BENCH_GEARPORT_ARGS, BENCH_STORES.
  */

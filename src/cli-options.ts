@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, QueueTypes, VerboseLevels, defaultConfig, validateConfig, type GearportConfig, type QueueType, type VerboseLevel } from './server/config.js';
+import { ConfigError, MAX_BUSY_POLL_MICROS, QueueTypes, VerboseLevels, defaultConfig, validateConfig, type GearportConfig, type QueueType, type VerboseLevel } from './server/config.js';
 import { VERSION } from './server/version.js';
 import { addSecurityOptions, securityFromOptions } from './security/cli.js';
 
@@ -106,6 +106,7 @@ function buildProgram(): Command {
     .option('--output-high-water <bytes>', 'unsent output at which reading from a connection pauses', size, d.outputHighWaterMark)
     .option('--max-output-buffer <bytes>', 'unsent output at which a slow reader is disconnected', size, d.maxOutputBuffer)
     .option('--silent-timeout <ms>', 'close connections that send nothing for this long after connecting, or that stall this long mid-packet or without reading their replies', integer(1, 2 ** 31 - 1), d.silentConnectionTimeoutMs)
+    .option('--busy-poll <µs>', 'after input, keep polling this long before sleeping: lower latency for up to a core of CPU (0 = off)', integer(0, MAX_BUSY_POLL_MICROS), d.busyPollMicros)
     .option('--max-queue <n>', 'default maxqueue of every function (0 = unlimited)', integer(0, 2 ** 31 - 1), d.defaultMaxQueue)
     .option('--max-job-memory <bytes>', 'bytes all jobs may hold in memory: workloads, 320 per job, 16 per waiting client (0 = unlimited)', size, d.maxJobBytes)
     .option('--max-functions <n>', 'distinct function names kept (0 = unlimited)', integer(0, 10_000_000), d.maxFunctions)
@@ -212,6 +213,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.outputHighWaterMark = o.outputHighWater;
   config.maxOutputBuffer = o.maxOutputBuffer;
   config.silentConnectionTimeoutMs = o.silentTimeout;
+  config.busyPollMicros = o.busyPoll;
   config.defaultMaxQueue = o.maxQueue;
   config.maxJobBytes = o.maxJobMemory;
   config.maxFunctions = o.maxFunctions;

@@ -69,12 +69,16 @@ const gearmandMissing = () => (existsSync('/usr/sbin/gearmand') ? undefined : '/
 const gearportMissing = () => (existsSync(gearportCli) ? undefined : 'dist/src/cli.js missing');
 
 const both = ['foreground', 'background'] as const;
+/** The busy-poll window the bench shows: about one hop of the load generator's reply here. */
+const BUSY_POLL_MICROS = 50;
 const serverSpecs = (config: BenchConfig): ServerSpec[] => [
   // gearmand's default is 4 I/O threads; no -t passed so "default" means what users get.
   { id: 'gearmand-t4', label: 'gearmand -t 4 (default)', phases: both, start: () => startGearmand(), missing: gearmandMissing },
   { id: 'gearmand-t0', label: 'gearmand -t 0', phases: both, start: () => startGearmand({ args: ['-t', '0'] }), missing: gearmandMissing },
   // Gearport as users get it: background jobs durable in SQLite (gearmand's default keeps them in memory only).
   { id: 'gearport', label: 'gearport', phases: both, start: () => startGearportIsolated([...config.gearportArgs]), missing: gearportMissing },
+  // Gearport trading CPU for latency (--busy-poll, off by default): foreground only, where each hop waits for a reply.
+  { id: 'gearport-busy-poll', label: `gearport --busy-poll ${BUSY_POLL_MICROS}`, phases: ['foreground'], start: () => startGearportIsolated(['--busy-poll', String(BUSY_POLL_MICROS), ...config.gearportArgs]), missing: gearportMissing },
   // Like for like with gearmand's default builtin queue; only background jobs touch the store.
   { id: 'gearport-memory', label: 'gearport -q memory', phases: ['background'], start: () => startGearportIsolated(['-q', 'memory', ...config.gearportArgs]), missing: gearportMissing },
   // Durable against durable: gearmand's own SQLite queue, for Gearport's default SQLite one.

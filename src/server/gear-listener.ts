@@ -3,6 +3,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { PeerRights } from '../security/cert-rights.js';
 import type { GearTlsSetup } from '../security/gear-tls.js';
 import { AddressCounts } from './address-counts.js';
+import { BusyPoll } from './busy-poll.js';
 import { GearSession, type SessionContext } from './gear-session.js';
 import { isLoopback } from './peer-address.js';
 import { withSharedReadBuffer } from './shared-read-socket.js';
@@ -11,6 +12,8 @@ export interface ListenerLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerAddress: number;
   readonly backlog: number;
+  /** Keep polling this long after input before the loop may sleep; 0 = never (busy-poll.ts). */
+  readonly busyPollMicros: number;
 }
 
 /**
@@ -26,11 +29,13 @@ export class GearListener {
 
   /** TLS on every connection when set (gearmand --ssl, spec 1.13). */
   private readonly tls: GearTlsSetup | undefined;
+  private readonly busyPoll: BusyPoll | undefined;
 
   constructor(ctx: SessionContext, limits: ListenerLimits, tls?: GearTlsSetup) {
     this.ctx = ctx;
     this.limits = limits;
     this.tls = tls;
+    this.busyPoll = limits.busyPollMicros > 0 ? new BusyPoll(limits.busyPollMicros) : undefined;
   }
 
   /** Listen on each address (all addresses when none is given); resolves with the bound port. */
@@ -57,11 +62,20 @@ export class GearListener {
 
   private createServer(): Server {
     const tls = this.tls;
+    const busyPoll = this.busyPoll;
     if (tls === undefined) {
       // Paused on accept so the socket can be re-wrapped to read into the shared buffer.
       return createServer({ noDelay: true, keepAlive: true, pauseOnConnect: true }, (accepted) => {
         let session: GearSession | undefined;
-        const socket = withSharedReadBuffer(accepted, (buffer, length) => session!.receive(buffer, length));
+        const socket = withSharedReadBuffer(
+          accepted,
+          busyPoll === undefined
+            ? (buffer, length) => session!.receive(buffer, length)
+            : (buffer, length) => {
+                busyPoll.input();
+                session!.receive(buffer, length);
+              },
+        );
         if (this.admit(socket)) session = this.accept(socket, undefined, true);
       });
     }
@@ -70,7 +84,10 @@ export class GearListener {
     const server = createTlsServer({ ...tls.serverOptions, noDelay: true, keepAlive: true }, (socket: TLSSocket) => {
       if (socket.destroyed) return;
       const session = this.accept(socket, tls.rightsOf(socket));
-      socket.on('data', (chunk: Buffer) => session.receive(chunk));
+      socket.on('data', (chunk: Buffer) => {
+        busyPoll?.input();
+        session.receive(chunk);
+      });
     });
     server.on('connection', (raw: Socket) => this.admit(raw));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
