@@ -1,15 +1,17 @@
 /**
- * Busy polling (`--busy-poll <µs>`, off by default): after input arrives, the event loop
- * keeps polling its sockets without blocking for that long, so that a reply which follows
- * soon (a worker's WORK_COMPLETE after its JOB_ASSIGN, a client's next SUBMIT_JOB) is read
- * as it lands instead of after the idle CPU has been put to sleep and woken again.
+ * Busy polling (`--busy-poll <µs>`, off by default): after input arrives on the Gearman port
+ * or the HTTP front, the event loop keeps polling its sockets without blocking for that long,
+ * so that a reply which follows soon (a worker's WORK_COMPLETE after its JOB_ASSIGN, a
+ * client's next SUBMIT_JOB) is read as it lands instead of after the idle CPU has been put
+ * to sleep and woken again.
  *
  * Why: on a job's path every hop waits for the peer's answer, and on virtual machines (and
  * CPUs in deep sleep states) waking an idle CPU takes tens of microseconds, more than the
  * server's own work per packet. Measured in the benchmark (README, Benchmarks): one-worker
- * and one-client cells do 15-40% more jobs per second. The cost is CPU: while input keeps
- * coming at least once per window the server uses a whole core. It is the same trade as
- * Linux's SO_BUSY_POLL and Seastar's idle polling, and so it is the operator's choice.
+ * and one-client cells did 17-99% more jobs per second. The cost is CPU: while input keeps
+ * coming at least once per window the server uses a whole core; and where its peers answer
+ * slower than the window, it costs CPU for nothing. It is the same trade as Linux's
+ * SO_BUSY_POLL and Seastar's idle polling, and so it is the operator's choice.
  *
  * How: a pending setImmediate makes libuv poll with a zero timeout; each turn re-arms it
  * until a whole window has passed without input. Input only sets a flag (no clock read per

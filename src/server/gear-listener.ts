@@ -3,7 +3,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { PeerRights } from '../security/cert-rights.js';
 import type { GearTlsSetup } from '../security/gear-tls.js';
 import { AddressCounts } from './address-counts.js';
-import { BusyPoll } from './busy-poll.js';
+import type { BusyPoll } from './busy-poll.js';
 import { GearSession, type SessionContext } from './gear-session.js';
 import { isLoopback } from './peer-address.js';
 import { withSharedReadBuffer } from './shared-read-socket.js';
@@ -12,8 +12,6 @@ export interface ListenerLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerAddress: number;
   readonly backlog: number;
-  /** Keep polling this long after input before the loop may sleep; 0 = never (busy-poll.ts). */
-  readonly busyPollMicros: number;
 }
 
 /**
@@ -29,13 +27,14 @@ export class GearListener {
 
   /** TLS on every connection when set (gearmand --ssl, spec 1.13). */
   private readonly tls: GearTlsSetup | undefined;
+  /** Told of every read when --busy-poll is on (busy-poll.ts). */
   private readonly busyPoll: BusyPoll | undefined;
 
-  constructor(ctx: SessionContext, limits: ListenerLimits, tls?: GearTlsSetup) {
+  constructor(ctx: SessionContext, limits: ListenerLimits, tls?: GearTlsSetup, busyPoll?: BusyPoll) {
     this.ctx = ctx;
     this.limits = limits;
     this.tls = tls;
-    this.busyPoll = limits.busyPollMicros > 0 ? new BusyPoll(limits.busyPollMicros) : undefined;
+    this.busyPoll = busyPoll;
   }
 
   /** Listen on each address (all addresses when none is given); resolves with the bound port. */

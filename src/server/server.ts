@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Engine } from '../engine/engine.js';
 import type { JobStore } from '../store/types.js';
 import { validateConfig, type GearportConfig } from './config.js';
+import { BusyPoll } from './busy-poll.js';
 import { GearListener } from './gear-listener.js';
 import type { SessionContext } from './gear-session.js';
 import { createLogger, type Logger } from './logger.js';
@@ -32,7 +33,7 @@ export interface HttpFront {
   stopAccepting(): void;
   closeAll(): void;
 }
-export type HttpFrontFactory = (engine: Engine, config: GearportConfig, logger: Logger) => HttpFront;
+export type HttpFrontFactory = (engine: Engine, config: GearportConfig, logger: Logger, busyPoll?: BusyPoll) => HttpFront;
 let httpFrontFactory: HttpFrontFactory | undefined;
 export function registerHttpFront(factory: HttpFrontFactory): void {
   httpFrontFactory = factory;
@@ -81,8 +82,10 @@ export async function startGearport(config: GearportConfig, logger?: Logger): Pr
     },
     log: logTo,
   };
-  const gear = new GearListener(ctx, config, gearTls);
-  const http = httpFrontFactory !== undefined && config.httpPort !== undefined ? httpFrontFactory(engine, config, log) : undefined;
+  // One poller for both ports: input on either keeps the loop polling (--busy-poll).
+  const busyPoll = config.busyPollMicros > 0 ? new BusyPoll(config.busyPollMicros) : undefined;
+  const gear = new GearListener(ctx, config, gearTls, busyPoll);
+  const http = httpFrontFactory !== undefined && config.httpPort !== undefined ? httpFrontFactory(engine, config, log, busyPoll) : undefined;
   let port: number;
   let httpPort: number | undefined;
   try {

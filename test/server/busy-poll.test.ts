@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { test } from 'node:test';
 import { BusyPoll } from '../../src/server/busy-poll.js';
-import { startGearport, type RunningServer } from '../helpers/servers.js';
+import { startGearport } from '../helpers/servers.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -42,34 +43,37 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** Server CPU share while a client sends an ECHO_REQ every 2 ms for `ms`, and over `idleMs` after. */
-async function cpuShares(server: RunningServer, ms: number, idleMs: number): Promise<{ busy: number; idle: number }> {
-  const peer = await ScriptedPeer.connect(server.port);
-  try {
-    await peer.drainUntilEcho(); // connected and warm
-    let start = cpuMs(server.pid);
-    let t0 = performance.now();
-    while (performance.now() - t0 < ms) {
-      await peer.drainUntilEcho();
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const busy = (cpuMs(server.pid) - start) / (performance.now() - t0);
-    start = cpuMs(server.pid);
-    t0 = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, idleMs));
-    const idle = (cpuMs(server.pid) - start) / (performance.now() - t0);
-    return { busy, idle };
-  } finally {
-    await peer.close();
+/** Server CPU share while `ping` runs every ~2 ms for `ms`, and over `idleMs` after. */
+async function cpuShares(pid: number, ping: () => Promise<void>, ms: number, idleMs: number): Promise<{ busy: number; idle: number }> {
+  await ping(); // connected and warm
+  let start = cpuMs(pid);
+  let t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    await ping();
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
+  const busy = (cpuMs(pid) - start) / (performance.now() - t0);
+  start = cpuMs(pid);
+  t0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, idleMs));
+  const idle = (cpuMs(pid) - start) / (performance.now() - t0);
+  return { busy, idle };
+}
+
+/** ECHO_REQ on one Gearman connection, to its ECHO_RES. */
+async function gearPinger(port: number): Promise<{ ping: () => Promise<void>; close: () => Promise<void> }> {
+  const peer = await ScriptedPeer.connect(port);
+  return { ping: async () => void (await peer.drainUntilEcho()), close: () => peer.close() };
 }
 
 test('--busy-poll: the server keeps polling (about a core) while input comes within the window, and sleeps once it stops', async (t) => {
   const polling = await startGearport({ args: ['--busy-poll', '10000', '-q', 'memory'] });
   const sleeping = await startGearport({ args: ['-q', 'memory'] });
+  const toPolling = await gearPinger(polling.port);
+  const toSleeping = await gearPinger(sleeping.port);
   try {
-    const withPoll = await cpuShares(polling, 1000, 1000);
-    const without = await cpuShares(sleeping, 1000, 1000);
+    const withPoll = await cpuShares(polling.pid, toPolling.ping, 1000, 1000);
+    const without = await cpuShares(sleeping.pid, toSleeping.ping, 1000, 1000);
     t.diagnostic(`server CPU (cores) with --busy-poll: ${withPoll.busy.toFixed(2)} under input, ${withPoll.idle.toFixed(2)} after; without: ${without.busy.toFixed(2)}`);
     // Input every ~2 ms inside a 10 ms window: the loop never sleeps. Tick accounting is
     // coarse (10 ms) and the machine is shared, hence the wide margins.
@@ -77,8 +81,33 @@ test('--busy-poll: the server keeps polling (about a core) while input comes wit
     assert.ok(without.busy < 0.3, `without it the server used ${without.busy.toFixed(2)} of a core for the same input`);
     assert.ok(withPoll.idle < 0.1, `a second after the last input the polling server used ${withPoll.idle.toFixed(2)} of a core`);
   } finally {
+    await toPolling.close();
+    await toSleeping.close();
     await polling.stop();
     await sleeping.stop();
+  }
+});
+
+test('--busy-poll: requests on the HTTP front keep the loop polling too', async (t) => {
+  const server = await startGearport({ args: ['--busy-poll', '10000', '-q', 'memory'], http: true });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const ping = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.httpPort, path: '/_gearport/health', agent }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`health answered ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    const shares = await cpuShares(server.pid, ping, 1000, 1000);
+    t.diagnostic(`server CPU (cores) with --busy-poll: ${shares.busy.toFixed(2)} under HTTP requests, ${shares.idle.toFixed(2)} after`);
+    assert.ok(shares.busy > 0.5, `the server used ${shares.busy.toFixed(2)} of a core while HTTP requests came`);
+    assert.ok(shares.idle < 0.1, `a second after the last request it used ${shares.idle.toFixed(2)} of a core`);
+  } finally {
+    agent.destroy();
+    await server.stop();
   }
 });
 
