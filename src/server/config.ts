@@ -73,8 +73,9 @@ export interface GearportConfig {
   /** A connection that sends no byte this long after connecting is closed. */
   silentConnectionTimeoutMs: number;
   /**
-   * After input on the Gearman port or the HTTP front, keep polling this many microseconds before the event
-   * loop may sleep: lower latency per hop for up to a core of CPU. 0 = off (busy-poll.ts).
+   * After input on the Gearman port or the HTTP front, keep polling this many microseconds
+   * before the event loop may sleep: lower latency per hop for up to a core of CPU.
+   * 0 = off (busy-poll.ts).
    */
   busyPollMicros: number;
 
