@@ -37,8 +37,10 @@ export const benchConfig = {
    * See the comment in sections/gearman.ts for why one is the default.
    */
   loadProcesses: envNumber('BENCH_LOAD_PROCESSES', 1) === 2 ? 2 : 1,
-  /** Sections to run (comma list), default all: gearman, client, store, http. */
-  sections: (process.env.BENCH_SECTIONS ?? 'gearman,client,store,http').split(',').map((s) => s.trim()).filter(Boolean),
+  /** Jobs per second of the paced section ("rate"), comma list. */
+  rates: (process.env.BENCH_RATES ?? '200,1000,5000').split(',').map((s) => Number(s.trim())).filter((n) => Number.isFinite(n) && n > 0),
+  /** Sections to run (comma list), default all: gearman, rate, client, store, http. */
+  sections: (process.env.BENCH_SECTIONS ?? 'gearman,rate,client,store,http').split(',').map((s) => s.trim()).filter(Boolean),
   /** Servers to run in the gearman section (comma list), default all: gearmand-t4, gearmand-t0, gearmand-sqlite, gearport, gearport-busy-poll, gearport-memory. */
   servers: (process.env.BENCH_SERVERS ?? 'gearmand-t4,gearmand-t0,gearmand-sqlite,gearport,gearport-busy-poll,gearport-memory').split(',').map((s) => s.trim()).filter(Boolean),
   /** Scenario ids to run (comma list, e.g. fg-w4-c64,bg), default all. */

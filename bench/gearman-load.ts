@@ -244,8 +244,13 @@ function drained(isDone: () => boolean, timeoutMs: number, errors: ErrorLog): { 
   };
 }
 
-/** Closed-loop foreground clients; workers must already be running somewhere. */
-export async function runForegroundClients(options: WindowOptions & { readonly clients: number }): Promise<LoadResult> {
+/**
+ * Foreground clients; workers must already be running somewhere. Closed loop (each client
+ * submits again as soon as its job completes), or with `ratePerSecond` paced: the clients
+ * take turns on a fixed schedule for that many jobs per second in all, and a client whose job
+ * is still running when its turn comes submits as soon as it completes.
+ */
+export async function runForegroundClients(options: WindowOptions & { readonly clients: number; readonly ratePerSecond?: number }): Promise<LoadResult> {
   const submit = encodeRequest(PacketType.SUBMIT_JOB, [BENCH_FUNCTION, '', WORKLOAD]);
   const errors = new ErrorLog();
   const window = new Window(options);
@@ -255,12 +260,22 @@ export async function runForegroundClients(options: WindowOptions & { readonly c
   let outstanding = 0;
   // The window must be in drain before the drain check can finish, so poke is set later.
   let poke = () => {};
-  for (const socket of sockets) {
+  // Paced: each client's turn comes every intervalMs, the clients' turns evenly staggered.
+  const intervalMs = options.ratePerSecond === undefined ? 0 : (options.clients * 1000) / options.ratePerSecond;
+  for (const [index, socket] of sockets.entries()) {
     let submittedNs = 0n;
+    let dueMs = performance.now() + (index * intervalMs) / options.clients;
     const send = () => {
       outstanding++;
       submittedNs = process.hrtime.bigint();
       socket.write(submit);
+    };
+    const sendOnTime = () => {
+      if (intervalMs === 0) return send();
+      const wait = dueMs - performance.now();
+      dueMs += intervalMs;
+      if (wait <= 0) send();
+      else setTimeout(() => (window.phase === 'drain' ? poke() : send()), wait);
     };
     readFrames(
       socket,
@@ -273,7 +288,7 @@ export async function runForegroundClients(options: WindowOptions & { readonly c
             const now = process.hrtime.bigint();
             outstanding--;
             if (!frame.args[1]!.equals(EXPECTED_RESULT)) errors.add('wrong WORK_COMPLETE data');
-            if (window.complete(submittedNs, now)) send();
+            if (window.complete(submittedNs, now)) sendOnTime();
             else poke();
             return;
           }
@@ -281,13 +296,13 @@ export async function runForegroundClients(options: WindowOptions & { readonly c
             // WORK_FAIL, ERROR...: count it and keep the loop going so one failure does not stall a client.
             outstanding--;
             errors.add(`client got packet type ${frame.type}`);
-            if (window.phase !== 'drain') send();
+            if (window.phase !== 'drain') sendOnTime();
             else poke();
         }
       },
       (note) => errors.add(note),
     );
-    send();
+    sendOnTime();
   }
   return runToEnd(window, sockets, () => outstanding <= 0, options.drainTimeoutMs, errors, (p) => (poke = p));
 }

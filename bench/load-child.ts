@@ -9,7 +9,7 @@ import { WorkerPool, runBackgroundSubmits, runForegroundClients, type LoadResult
 import { summarize, type LatencySummary } from './stats.js';
 
 export type LoadJob =
-  | ({ readonly kind: 'foreground'; readonly workers: number; readonly clients: number } & Omit<WindowOptions, 'onPhase'>)
+  | ({ readonly kind: 'foreground'; readonly workers: number; readonly clients: number; readonly ratePerSecond?: number } & Omit<WindowOptions, 'onPhase'>)
   | ({ readonly kind: 'clients'; readonly clients: number } & Omit<WindowOptions, 'onPhase'>)
   | { readonly kind: 'workers'; readonly host: string; readonly port: number; readonly workers: number }
   | ({ readonly kind: 'background'; readonly connections: number; readonly window: number } & Omit<WindowOptions, 'onPhase'>)

@@ -5,7 +5,7 @@
  * to dist/bench-results.json.
  *
  * Env: BENCH_SECONDS (window per cell, default 3), BENCH_WARMUP (default 0.5),
- * BENCH_SECTIONS (gearman,client,store,http), BENCH_SERVERS (gearmand-t4,gearmand-t0,gearmand-sqlite,gearport,gearport-busy-poll,gearport-memory),
+ * BENCH_SECTIONS (gearman,rate,client,store,http), BENCH_RATES (jobs/s of the rate section, default 200,1000,5000), BENCH_SERVERS (gearmand-t4,gearmand-t0,gearmand-sqlite,gearport,gearport-busy-poll,gearport-memory),
  * BENCH_SCENARIOS (e.g. fg-w4-c64,bg), BENCH_REPEAT (runs per cell, median reported, default 3),
  * BENCH_LOAD_PROCESSES (1 or 2), BENCH_GEARPORT_ARGS, BENCH_STORES.
  */
@@ -17,6 +17,7 @@ import { benchConfig, type BenchConfig } from './config.js';
 import { renderGearman, renderHttp, renderUnknown } from './report.js';
 import { gearmanSection, type GearmanSectionResult } from './sections/gearman.js';
 import { clientSection, type ClientSectionResult } from './sections/client.js';
+import { rateSection, renderRate, type RateSectionResult } from './sections/fixed-rate.js';
 import { storeSection, type StoreSectionResult } from './sections/store.js';
 import { httpSection, type HttpSectionResult } from './sections/http.js';
 
@@ -38,6 +39,7 @@ function renderRuns(result: { skipped?: string; runs?: { label: string; result?:
 
 const sections: Record<string, Section<unknown>> = {
   gearman: { title: 'Gearman protocol: Gearport vs gearmand', run: gearmanSection, render: (r) => renderGearman(r as GearmanSectionResult) },
+  rate: { title: 'Server CPU at a fixed rate: Gearport vs gearmand', run: rateSection, render: (r) => renderRate(r as RateSectionResult) },
   client: { title: 'TypeScript client library round trips', run: clientSection, render: (r) => renderRuns(r as ClientSectionResult) },
   store: { title: 'Durable store throughput', run: storeSection, render: (r) => renderRuns(r as StoreSectionResult) },
   http: { title: 'HTTP front: Gearport vs gearmand -r http', run: httpSection, render: (r) => renderHttp(r as HttpSectionResult) },
