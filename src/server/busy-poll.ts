@@ -23,6 +23,9 @@ export class BusyPoll {
   private deadline = 0;
   private sawInput = false;
   private polling = false;
+  /** When the current polling began, and how long all earlier pollings lasted (ms). */
+  private startedMs = 0;
+  private pastMs = 0;
 
   /** `now` in milliseconds, replaceable for tests. */
   constructor(windowMicros: number, now: () => number = () => performance.now()) {
@@ -35,6 +38,7 @@ export class BusyPoll {
     this.sawInput = true;
     if (this.polling) return;
     this.polling = true;
+    this.startedMs = this.now(); // once per polling, not per read
     setImmediate(this.turn);
   }
 
@@ -43,13 +47,22 @@ export class BusyPoll {
     return this.polling;
   }
 
+  /** Seconds the loop was kept polling instead of sleeping: CPU time the option spent (metrics). */
+  get seconds(): number {
+    return (this.pastMs + (this.polling ? this.now() - this.startedMs : 0)) / 1000;
+  }
+
   private readonly turn = (): void => {
     const now = this.now();
     if (this.sawInput) {
       this.sawInput = false;
       this.deadline = now + this.windowMs;
     }
-    if (now < this.deadline) setImmediate(this.turn);
-    else this.polling = false;
+    if (now < this.deadline) {
+      setImmediate(this.turn);
+      return;
+    }
+    this.polling = false;
+    this.pastMs += now - this.startedMs;
   };
 }

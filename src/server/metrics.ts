@@ -1,11 +1,12 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
+import type { BusyPoll } from './busy-poll.js';
 
 /**
  * Prometheus metrics, read from the engine when scraped: nothing is counted twice and the hot
  * path only bumps plain integers (Engine.counters).
  */
-export function createMetrics(engine: Engine): Registry {
+export function createMetrics(engine: Engine, busyPoll?: BusyPoll): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gearport_' });
   const perFunction = (name: string, help: string, read: (fn: { total: number; running: number; queued: number; workers: number }) => number) =>
@@ -65,6 +66,17 @@ export function createMetrics(engine: Engine): Registry {
       collect() {
         this.reset();
         this.inc(engine.counters[key]);
+      },
+    });
+  }
+  if (busyPoll !== undefined) {
+    new Counter({
+      name: 'gearport_busy_poll_seconds_total',
+      help: 'Seconds the event loop was kept polling instead of sleeping (--busy-poll): a CPU was busy all that time',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(busyPoll.seconds);
       },
     });
   }

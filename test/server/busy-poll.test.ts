@@ -28,6 +28,7 @@ test('BusyPoll keeps the loop turning for a window after the last input, then st
   await turn();
   await turn();
   assert.equal(poll.active, false, 'a whole window without input ends the polling');
+  assert.equal(poll.seconds, 0.001, 'it polled from 0 to 1.0 ms');
   poll.input();
   assert.equal(poll.active, true, 'input starts it again');
   await turn(); // the window is counted from the first turn after the input: to 1.5 ms
@@ -35,6 +36,7 @@ test('BusyPoll keeps the loop turning for a window after the last input, then st
   await turn();
   await turn();
   assert.equal(poll.active, false);
+  assert.equal(poll.seconds, 0.002, 'and again from 1.0 to 2.0 ms');
 });
 
 /** The server process's CPU time in milliseconds (utime + stime, 100 ticks a second). */
@@ -88,7 +90,7 @@ test('--busy-poll: the server keeps polling (about a core) while input comes wit
   }
 });
 
-test('--busy-poll: requests on the HTTP front keep the loop polling too', async (t) => {
+test('--busy-poll: requests on the HTTP front keep the loop polling too, and the metrics show the time it polled', async (t) => {
   const server = await startGearport({ args: ['--busy-poll', '10000', '-q', 'memory'], http: true });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const ping = () =>
@@ -105,6 +107,9 @@ test('--busy-poll: requests on the HTTP front keep the loop polling too', async 
     t.diagnostic(`server CPU (cores) with --busy-poll: ${shares.busy.toFixed(2)} under HTTP requests, ${shares.idle.toFixed(2)} after`);
     assert.ok(shares.busy > 0.5, `the server used ${shares.busy.toFixed(2)} of a core while HTTP requests came`);
     assert.ok(shares.idle < 0.1, `a second after the last request it used ${shares.idle.toFixed(2)} of a core`);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/_gearport/metrics`)).text();
+    const polled = Number(/^gearport_busy_poll_seconds_total (\S+)$/m.exec(metrics)?.[1]);
+    assert.ok(polled > 0.5 && polled < 10, `gearport_busy_poll_seconds_total ${polled} after about 1 s of requests`);
   } finally {
     agent.destroy();
     await server.stop();

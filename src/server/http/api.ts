@@ -63,7 +63,7 @@ export function handleApiRequest(ctx: HttpContext, req: HttpRequest, res: HttpRe
       if (param !== undefined || !allow('/_gearport/metrics')) break;
       let registry = metricsByEngine.get(ctx.engine);
       if (registry === undefined) {
-        registry = createMetrics(ctx.engine);
+        registry = createMetrics(ctx.engine, ctx.busyPoll);
         metricsByEngine.set(ctx.engine, registry);
       }
       const contentType = registry.contentType;

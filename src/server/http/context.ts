@@ -1,4 +1,5 @@
 import type { Engine } from '../../engine/engine.js';
+import type { BusyPoll } from '../busy-poll.js';
 import type { GearportConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
@@ -46,4 +47,6 @@ export interface HttpContext {
   readonly logger: Logger;
   /** Foreground jobs awaited right now, per client address (httpMaxWaitsPerAddress). */
   readonly waitsByAddress: Map<string, number>;
+  /** The server's poller when --busy-poll is on (its time is a metric). */
+  readonly busyPoll?: BusyPoll;
 }

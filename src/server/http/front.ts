@@ -43,7 +43,7 @@ export class HttpFrontServer implements HttpFront {
   private readonly busyPoll: BusyPoll | undefined;
 
   constructor(engine: Engine, limits: HttpLimits, logger: Logger, busyPoll?: BusyPoll) {
-    this.ctx = { engine, limits, logger, waitsByAddress: new Map() };
+    this.ctx = { engine, limits, logger, waitsByAddress: new Map(), busyPoll };
     this.busyPoll = busyPoll;
     ({ guard: this.guard, dispose: this.disposeGuard } = createHttpGuard(limits.security));
     // How often deadlines are looked at: a fraction of the shortest timeout.
