@@ -37,6 +37,11 @@ export const benchConfig = {
    * See the comment in sections/gearman.ts for why one is the default.
    */
   loadProcesses: envNumber('BENCH_LOAD_PROCESSES', 1) === 2 ? 2 : 1,
+  /**
+   * BENCH_PIN=1: servers on CPU 1, load processes on CPU 0 (taskset), so that a server has a
+   * core of its own, as in a deployment where it runs apart from its clients and workers.
+   */
+  pin: process.env.BENCH_PIN === '1',
   /** Jobs per second of the paced section ("rate"), comma list. */
   rates: (process.env.BENCH_RATES ?? '200,1000,5000').split(',').map((s) => Number(s.trim())).filter((n) => Number.isFinite(n) && n > 0),
   /** Sections to run (comma list), default all: gearman, rate, client, store, http. */

@@ -5,7 +5,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { cpuSeconds, machineBusySeconds } from './proc.js';
+import { benchConfig } from './config.js';
+import { PINNED_CPUS, cpuSeconds, machineBusySeconds, pinToCpu } from './proc.js';
 import type { ChildMessage, LoadJob, LoadSummary } from './load-child.js';
 
 const childScript = resolve(dirname(fileURLToPath(import.meta.url)), 'load-child.js');
@@ -31,6 +32,7 @@ interface Child {
 
 function startChild(job: LoadJob, onPhase: (phase: 'measure-start' | 'measure-end') => void, timeoutMs: number): Child {
   const child = fork(childScript, [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (benchConfig.pin) pinToCpu(child.pid!, PINNED_CPUS.load);
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
   const result = new Promise<unknown>((resolveResult, reject) => {

@@ -31,6 +31,17 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** BENCH_PIN's layout: the load processes on one core, the server on the other. */
+export const PINNED_CPUS = { load: 0, server: 1 } as const;
+
+/**
+ * Bind every thread of `pid` to one CPU (BENCH_PIN): threads it starts later inherit it.
+ * Throws when taskset is missing or refuses, so a pinned run never silently runs unpinned.
+ */
+export function pinToCpu(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 /** Peak resident set size (VmHWM) in bytes, or NaN when unreadable. */
 export function peakRssBytes(pid: number): number {
   try {

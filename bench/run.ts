@@ -7,7 +7,8 @@
  * Env: BENCH_SECONDS (window per cell, default 3), BENCH_WARMUP (default 0.5),
  * BENCH_SECTIONS (gearman,rate,client,store,http), BENCH_RATES (jobs/s of the rate section, default 200,1000,5000), BENCH_SERVERS (gearmand-t4,gearmand-t0,gearmand-sqlite,gearport,gearport-busy-poll,gearport-memory),
  * BENCH_SCENARIOS (e.g. fg-w4-c64,bg), BENCH_REPEAT (runs per cell, median reported, default 3),
- * BENCH_LOAD_PROCESSES (1 or 2), BENCH_GEARPORT_ARGS, BENCH_STORES.
+ * BENCH_LOAD_PROCESSES (1 or 2), BENCH_GEARPORT_ARGS, BENCH_STORES, BENCH_PIN=1 (gearman and rate sections:
+ * servers on CPU 1, load on CPU 0).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
   log(`bench: ${config.seconds} s per cell (+${config.warmupSeconds} s warm-up), sections ${config.sections.join(',')}, ${machine}`);
   const results: Record<string, unknown> = {};
-  const rendered: string[] = [`## npm run bench — ${new Date().toISOString()}`, '', `${machine}; ${config.seconds} s per cell after ${config.warmupSeconds} s warm-up; load generator in ${config.loadProcesses} child process(es); Gearport runs with NODE_OPTIONS='${config.gearportNodeOptions}'.`];
+  const rendered: string[] = [`## npm run bench — ${new Date().toISOString()}`, '', `${machine}; ${config.seconds} s per cell after ${config.warmupSeconds} s warm-up; load generator in ${config.loadProcesses} child process(es); Gearport runs with NODE_OPTIONS='${config.gearportNodeOptions}'${config.pin ? '; pinned (BENCH_PIN): servers on CPU 1, load on CPU 0' : ''}.`];
   for (const name of config.sections) {
     const section = sections[name];
     if (section === undefined) throw new Error(`unknown section ${name} (known: ${Object.keys(sections).join(', ')})`);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { startGearport, type RunningServer } from '../test/helpers/servers.js';
 import { benchConfig } from './config.js';
+import { PINNED_CPUS, pinToCpu } from './proc.js';
 
 /**
  * Gearport with its own throw-away data dir, so its default SQLite file never lands in the
@@ -28,6 +29,11 @@ export async function startGearportIsolated(args: string[], options: { http?: bo
   }
 }
 
+/** With BENCH_PIN, move a started server (every thread) onto its own core; returns it. */
+export function pinned(server: RunningServer): RunningServer {
+  if (benchConfig.pin) pinToCpu(server.pid, PINNED_CPUS.server);
+  return server;
+}
 
 /** Resolve once the admin `status` shows `workers` workers for `fn` (bounded wait). */
 export async function waitForWorkers(host: string, port: number, fn: string, workers: number, timeoutMs = 10_000, exactly = false): Promise<void> {

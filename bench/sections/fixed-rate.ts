@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { startGearmand, gearportCli, type RunningServer } from '../../test/helpers/servers.js';
-import { startGearportIsolated } from '../servers.js';
+import { pinned, startGearportIsolated } from '../servers.js';
 import type { BenchConfig } from '../config.js';
 import { runInOneProcess, type MeasuredLoad } from '../load-runner.js';
 import { median } from '../stats.js';
@@ -51,7 +51,7 @@ export async function rateSection(config: BenchConfig, log: (line: string) => vo
   const running: { label: string; server: RunningServer }[] = [];
   const runs: RateRun[] = [];
   try {
-    for (const spec of list) running.push({ label: spec.label, server: await spec.start() });
+    for (const spec of list) running.push({ label: spec.label, server: pinned(await spec.start()) });
     for (let rep = 0; rep < config.repeat; rep++) {
       for (const rate of config.rates) {
         // Interleaved, rotating who goes first, as in the gearman section.

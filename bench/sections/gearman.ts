@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGearmand, gearportCli, type RunningServer } from '../../test/helpers/servers.js';
-import { startGearportIsolated } from '../servers.js';
+import { pinned, startGearportIsolated } from '../servers.js';
 import { benchConfig, type BenchConfig } from '../config.js';
 import { runInOneProcess, runInTwoProcesses, type MeasuredLoad } from '../load-runner.js';
 import { peakRssBytes } from '../proc.js';
@@ -142,7 +142,7 @@ async function startAll(specs: ServerSpec[], log: (line: string) => void): Promi
   const running: Running[] = [];
   for (const spec of specs) {
     try {
-      running.push({ spec, server: await spec.start() });
+      running.push({ spec, server: pinned(await spec.start()) });
     } catch (err) {
       const error = `start failed: ${(err as Error).message}`;
       log(`${spec.label}: ${error}`);
