@@ -7,8 +7,8 @@
  *
  * Why: on a job's path every hop waits for the peer's answer, and on virtual machines (and
  * CPUs in deep sleep states) waking an idle CPU takes tens of microseconds, more than the
- * server's own work per packet. Measured in the benchmark (README, Benchmarks): one-worker
- * and one-client cells did 17-99% more jobs per second. The cost is CPU: while input keeps
+ * server's own work per packet. Measured in the benchmark (README, Benchmarks: Busy polling),
+ * it pays where one worker or one client sets the pace. The cost is CPU: while input keeps
  * coming at least once per window the server uses a whole core; and where its peers answer
  * slower than the window, it costs CPU for nothing. It is the same trade as Linux's
  * SO_BUSY_POLL and Seastar's idle polling, and so it is the operator's choice.
@@ -64,5 +64,18 @@ export class BusyPoll {
     }
     this.polling = false;
     this.pastMs += now - this.startedMs;
+  };
+}
+
+/**
+ * `receive` as it is without a poller, else a function that tells the poller of the input
+ * first: the listeners wrap their read callbacks with it, so that with --busy-poll off the
+ * read path has no extra call or check.
+ */
+export function tellingOfInput<A extends unknown[]>(busyPoll: BusyPoll | undefined, receive: (...args: A) => void): (...args: A) => void {
+  if (busyPoll === undefined) return receive;
+  return (...args: A) => {
+    busyPoll.input();
+    receive(...args);
   };
 }

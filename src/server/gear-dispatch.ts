@@ -5,6 +5,7 @@ import type { BinaryFrame } from '../protocol/decoder.js';
 import { bytesToKey, encodePacket } from '../protocol/encoder.js';
 import { PacketType as T } from '../protocol/packets.js';
 import { cString } from '../protocol/c-strings.js';
+import { asciiLower } from '../protocol/admin.js';
 import type { GearSession } from './gear-session.js';
 
 const EXCEPTIONS = 'exceptions';
@@ -134,7 +135,7 @@ export function dispatchPacket(session: GearSession, frame: BinaryFrame): void {
       const raw = frame.args[0]!;
       const nul = raw.indexOf(0);
       const end = nul === -1 ? raw.length : nul;
-      if (end === EXCEPTIONS.length && bytesToKey(raw.subarray(0, end)).toLowerCase() === EXCEPTIONS) {
+      if (end === EXCEPTIONS.length && asciiLower(bytesToKey(raw.subarray(0, end))) === EXCEPTIONS) {
         session.exceptions = true;
         return session.reply(encodePacket(T.OPTION_RES, [raw]));
       }

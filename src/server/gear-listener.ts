@@ -3,7 +3,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { PeerRights } from '../security/cert-rights.js';
 import type { GearTlsSetup } from '../security/gear-tls.js';
 import { AddressCounts } from './address-counts.js';
-import type { BusyPoll } from './busy-poll.js';
+import { tellingOfInput, type BusyPoll } from './busy-poll.js';
 import { GearSession, type SessionContext } from './gear-session.js';
 import { isLoopback } from './peer-address.js';
 import { withSharedReadBuffer } from './shared-read-socket.js';
@@ -66,15 +66,7 @@ export class GearListener {
       // Paused on accept so the socket can be re-wrapped to read into the shared buffer.
       return createServer({ noDelay: true, keepAlive: true, pauseOnConnect: true }, (accepted) => {
         let session: GearSession | undefined;
-        const socket = withSharedReadBuffer(
-          accepted,
-          busyPoll === undefined
-            ? (buffer, length) => session!.receive(buffer, length)
-            : (buffer, length) => {
-                busyPoll.input();
-                session!.receive(buffer, length);
-              },
-        );
+        const socket = withSharedReadBuffer(accepted, tellingOfInput(busyPoll, (buffer: Buffer, length: number) => session!.receive(buffer, length)));
         if (this.admit(socket)) session = this.accept(socket, undefined, true);
       });
     }
@@ -83,10 +75,7 @@ export class GearListener {
     const server = createTlsServer({ ...tls.serverOptions, noDelay: true, keepAlive: true }, (socket: TLSSocket) => {
       if (socket.destroyed) return;
       const session = this.accept(socket, tls.rightsOf(socket));
-      socket.on('data', (chunk: Buffer) => {
-        busyPoll?.input();
-        session.receive(chunk);
-      });
+      socket.on('data', tellingOfInput(busyPoll, (chunk: Buffer) => session.receive(chunk)));
     });
     server.on('connection', (raw: Socket) => this.admit(raw));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {

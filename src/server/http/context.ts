@@ -47,6 +47,6 @@ export interface HttpContext {
   readonly logger: Logger;
   /** Foreground jobs awaited right now, per client address (httpMaxWaitsPerAddress). */
   readonly waitsByAddress: Map<string, number>;
-  /** The server's poller when --busy-poll is on (its time is a metric). */
+  /** The server's poller when --busy-poll is on: told of reads, and its time is a metric. */
   readonly busyPoll?: BusyPoll;
 }

@@ -5,7 +5,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { HttpFront } from '../server.js';
 import type { Logger } from '../logger.js';
 import { AddressCounts } from '../address-counts.js';
-import type { BusyPoll } from '../busy-poll.js';
+import { tellingOfInput, type BusyPoll } from '../busy-poll.js';
 import { withSharedReadBuffer } from '../shared-read-socket.js';
 import { openOutput } from '../socket-output.js';
 import { handleApiRequest } from './api.js';
@@ -39,12 +39,9 @@ export class HttpFrontServer implements HttpFront {
   /** Tokens, rate limits and CORS (src/security): asked before any route runs. */
   private readonly guard: HttpGuard;
   private readonly disposeGuard: () => void;
-  /** Told of every read when --busy-poll is on (busy-poll.ts). */
-  private readonly busyPoll: BusyPoll | undefined;
 
   constructor(engine: Engine, limits: HttpLimits, logger: Logger, busyPoll?: BusyPoll) {
     this.ctx = { engine, limits, logger, waitsByAddress: new Map(), busyPoll };
-    this.busyPoll = busyPoll;
     ({ guard: this.guard, dispose: this.disposeGuard } = createHttpGuard(limits.security));
     // How often deadlines are looked at: a fraction of the shortest timeout.
     const shortest = Math.min(limits.httpHeadersTimeoutMs, limits.httpRequestTimeoutMs, limits.httpKeepAliveTimeoutMs);
@@ -90,11 +87,7 @@ export class HttpFrontServer implements HttpFront {
   /** `plain`: a TCP socket accepted paused, re-wrapped here to read into the shared buffer. */
   private accept(accepted: Socket, plain: boolean): void {
     let connection: HttpConnection | undefined;
-    const busyPoll = this.busyPoll;
-    const receive = (chunk: Buffer) => {
-      busyPoll?.input();
-      connection?.receive(chunk);
-    };
+    const receive = tellingOfInput(this.ctx.busyPoll, (chunk: Buffer) => connection?.receive(chunk));
     // Half-open, so that a request cut short by the client's end can still be answered 400.
     const socket = plain ? withSharedReadBuffer(accepted, (buffer, length) => receive(buffer.subarray(0, length)), true) : accepted;
     socket.on('error', () => {}); // resets from clients are routine; 'close' follows
