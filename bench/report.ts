@@ -2,6 +2,8 @@
 import { availableParallelism } from 'node:os';
 import type { CellResult, GearmanSectionResult, ServerResult } from './sections/gearman.js';
 import type { MeasuredLoad } from './load-runner.js';
+import { RATE_CLIENTS, RATE_WARMUP_MS, RATE_WORKERS, type RateSectionResult } from './sections/fixed-rate.js';
+import { median } from './stats.js';
 
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const mib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : 'n/a');
@@ -173,6 +175,27 @@ function noiseNotes(result: GearmanSectionResult): string[] {
 
 function cpuCount(): number {
   return availableParallelism();
+}
+
+/** Rate section: per server and rate, medians of jobs/s, CPU share, CPU µs per job, p50/p99. */
+export function renderRate(result: RateSectionResult): string {
+  if (result.skipped !== undefined) return `skipped: ${result.skipped}`;
+  const cellOf = (server: string, rate: number): string[] => {
+    const loads = result.runs.flatMap((r) => (r.server === server && r.rate === rate && r.load !== undefined && r.load.errors === 0 ? [r.load] : []));
+    if (loads.length === 0) return ['failed', '', '', ''];
+    const of = (pick: (l: MeasuredLoad) => number) => median(loads.map(pick));
+    const cpu = of((l) => l.cpu.server);
+    return [int(of((l) => l.jobsPerSecond)), Number.isFinite(cpu) ? (cpu * 100).toFixed(1) : 'n/a', int(of((l) => (l.cpu.server * 1e6) / l.jobsPerSecond)), `${int(of((l) => l.latency.p50))}/${int(of((l) => l.latency.p99))}`];
+  };
+  const header = ['jobs/s asked', ...result.servers.flatMap((s) => [`${s} jobs/s`, 'CPU % of a core', 'CPU µs/job', 'p50/p99 µs'])];
+  const rows = result.rates.map((rate) => [int(rate), ...result.servers.flatMap((s) => cellOf(s, rate))]);
+  const failures = result.runs.filter((r) => r.error !== undefined || (r.load?.errors ?? 0) > 0).map((r) => `- ${r.server} ${r.rate}/s: ${r.error ?? r.load?.errorNotes.join('; ')}`);
+  return [
+    `Paced foreground jobs (${RATE_WORKERS} workers, ${RATE_CLIENTS} clients, ${RATE_WARMUP_MS / 1000} s warm-up), median of ${result.repeat} runs; server CPU from /proc over the window.`,
+    '',
+    table(header, rows),
+    ...(failures.length > 0 ? ['', ...failures] : []),
+  ].join('\n');
 }
 
 /** HTTP front: one row per scenario, gearmand beside Gearport, ratio of requests/s. */

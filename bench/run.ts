@@ -15,10 +15,10 @@ import { dirname, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { repoRoot } from '../test/helpers/servers.js';
 import { benchConfig, type BenchConfig } from './config.js';
-import { renderGearman, renderHttp, renderUnknown } from './report.js';
+import { renderGearman, renderHttp, renderRate, renderUnknown } from './report.js';
 import { gearmanSection, type GearmanSectionResult } from './sections/gearman.js';
 import { clientSection, type ClientSectionResult } from './sections/client.js';
-import { rateSection, renderRate, type RateSectionResult } from './sections/fixed-rate.js';
+import { rateSection, type RateSectionResult } from './sections/fixed-rate.js';
 import { storeSection, type StoreSectionResult } from './sections/store.js';
 import { httpSection, type HttpSectionResult } from './sections/http.js';
 

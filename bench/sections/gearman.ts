@@ -55,7 +55,7 @@ export interface GearmanSectionResult {
   readonly repeat: number;
 }
 
-interface ServerSpec {
+export interface ServerSpec {
   readonly id: string;
   readonly label: string;
   /** Phases it runs in (a variant that only differs for background jobs skips foreground). */
@@ -71,7 +71,7 @@ const gearportMissing = () => (existsSync(gearportCli) ? undefined : 'dist/src/c
 const both = ['foreground', 'background'] as const;
 /** The busy-poll window the bench shows: about one hop of the load generator's reply here. */
 const BUSY_POLL_MICROS = 50;
-const serverSpecs = (config: BenchConfig): ServerSpec[] => [
+export const serverSpecs = (config: BenchConfig): ServerSpec[] => [
   // gearmand's default is 4 I/O threads; no -t passed so "default" means what users get.
   { id: 'gearmand-t4', label: 'gearmand -t 4 (default)', phases: both, start: () => startGearmand(), missing: gearmandMissing },
   { id: 'gearmand-t0', label: 'gearmand -t 0', phases: both, start: () => startGearmand({ args: ['-t', '0'] }), missing: gearmandMissing },
