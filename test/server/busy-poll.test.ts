@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { test } from 'node:test';
 import { BusyPoll } from '../../src/server/busy-poll.js';
+import { ConfigError, MAX_BUSY_POLL_MICROS, defaultConfig, validateConfig } from '../../src/server/config.js';
 import { startGearport } from '../helpers/servers.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 
@@ -116,6 +117,13 @@ test('--busy-poll: requests on the HTTP front keep the loop polling too, and the
   }
 });
 
-test('--busy-poll is bounded: more than 10000 µs is refused at start', async () => {
+test('--busy-poll is bounded: more than 10000 µs is refused at start, on the command line and when embedding', async () => {
   await assert.rejects(startGearport({ args: ['--busy-poll', '10001'] }), /busy-poll.*0 to 10000/s);
+  const config = defaultConfig();
+  for (const bad of [MAX_BUSY_POLL_MICROS + 1, -1, 1.5]) {
+    config.busyPollMicros = bad;
+    assert.throws(() => validateConfig(config), (err: unknown) => err instanceof ConfigError && /busyPollMicros/.test(err.message), `busyPollMicros ${bad}`);
+  }
+  config.busyPollMicros = MAX_BUSY_POLL_MICROS;
+  assert.doesNotThrow(() => validateConfig(config));
 });
