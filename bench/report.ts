@@ -134,11 +134,31 @@ export function renderGearman(result: GearmanSectionResult): string {
     '',
     `Every run's jobs/s and p99 µs, in order: ${spread(result)}`,
     '',
+    '### CPU per job (µs, median over the runs): server / load generator',
+    '',
+    'Where the load generator uses a whole core, jobs/s is its own CPU per job inverted, whichever server runs; the server column is then what compares the servers.',
+    '',
+    table(['scenario', ...result.servers.map((s) => s.label)], cpuPerJob(result)),
+    '',
     '### Peak RSS of the server process (VmHWM at the end of each phase; a fresh process per phase)',
     '',
     table(['server', 'foreground phase', 'background phase'], memory),
     ...(failures.length > 0 ? ['', '### Errors', '', ...failures] : []),
   ].join('\n');
+}
+
+/** Per scenario and server: median CPU µs per job of the server and of the load generator. */
+function cpuPerJob(result: GearmanSectionResult): string[][] {
+  const perJob = (cores: number, jobsPerSecond: number) => (cores * 1e6) / jobsPerSecond;
+  return result.scenarios.map((scenario) => [
+    scenario.label,
+    ...result.servers.map((server) => {
+      const loads = server.runs.flatMap((r) => (r.scenario === scenario.id && r.load !== undefined && r.load.errors === 0 ? [r.load] : []));
+      if (loads.length === 0) return '–';
+      const of = (pick: (l: MeasuredLoad) => number) => median(loads.map(pick)).toFixed(1);
+      return `${of((l) => perJob(l.cpu.server, l.jobsPerSecond))} / ${of((l) => perJob(l.cpu.load, l.jobsPerSecond))}`;
+    }),
+  ]);
 }
 
 /** Each server's runs per scenario as "jobs/s/p99" lists, so a median's spread can be seen. */
