@@ -54,6 +54,11 @@ function bestGearmand(result: GearmanSectionResult, scenario: string, durable: b
   return best;
 }
 
+/** A server's runs of `scenario` in repeat order: each one's load, undefined where it failed or had errors. */
+function runLoads(server: ServerResult, scenario: string): Array<MeasuredLoad | undefined> {
+  return server.runs.filter((r) => r.scenario === scenario).map((r) => (r.load !== undefined && r.load.errors === 0 ? r.load : undefined));
+}
+
 /**
  * Gearport's jobs/s over the faster gearmand's, repeat by repeat. The servers of one repeat
  * run interleaved, so they share the machine's state of the moment; on this shared VM a
@@ -61,13 +66,11 @@ function bestGearmand(result: GearmanSectionResult, scenario: string, durable: b
  * in every repeat or is a coin toss at parity.
  */
 function pairedRatios(result: GearmanSectionResult, scenario: string, gearport: ServerResult | undefined, durable: boolean): number[] {
-  const runsOf = (server: ServerResult) => server.runs.filter((r) => r.scenario === scenario);
-  const clean = (run: CellResult | undefined) => (run?.load !== undefined && run.load.errors === 0 ? run.load.jobsPerSecond : NaN);
-  const theirs = result.servers.filter((s) => s.id.startsWith('gearmand') && (s.id === DURABLE_GEARMAND) === durable);
-  const ours = gearport === undefined ? [] : runsOf(gearport);
-  return ours.map((run, rep) => {
-    const best = Math.max(...theirs.map((s) => clean(runsOf(s)[rep])).filter(Number.isFinite));
-    return best > 0 ? clean(run) / best : NaN;
+  const theirs = result.servers.filter((s) => s.id.startsWith('gearmand') && (s.id === DURABLE_GEARMAND) === durable).map((s) => runLoads(s, scenario));
+  const ours = gearport === undefined ? [] : runLoads(gearport, scenario);
+  return ours.map((load, rep) => {
+    const best = Math.max(...theirs.map((runs) => runs[rep]?.jobsPerSecond ?? NaN).filter(Number.isFinite));
+    return load !== undefined && best > 0 ? load.jobsPerSecond / best : NaN;
   });
 }
 
@@ -153,7 +156,7 @@ function cpuPerJob(result: GearmanSectionResult): string[][] {
   return result.scenarios.map((scenario) => [
     scenario.label,
     ...result.servers.map((server) => {
-      const loads = server.runs.flatMap((r) => (r.scenario === scenario.id && r.load !== undefined && r.load.errors === 0 ? [r.load] : []));
+      const loads = runLoads(server, scenario.id).filter((l): l is MeasuredLoad => l !== undefined);
       if (loads.length === 0) return '–';
       const of = (pick: (l: MeasuredLoad) => number) => median(loads.map(pick)).toFixed(1);
       return `${of((l) => perJob(l.cpu.server, l.jobsPerSecond))} / ${of((l) => perJob(l.cpu.load, l.jobsPerSecond))}`;
