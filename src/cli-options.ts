@@ -95,6 +95,7 @@ function buildProgram(): Command {
     .option('--libpq-table <name>', 'PostgreSQL queue table', d.postgresTable)
     .option('--redis-server <host>', 'Redis host', d.redisHost)
     .option('--redis-port <port>', 'Redis port', port, d.redisPort)
+    .option('--redis-password <password>', 'Redis password (AUTH); env GEARPORT_REDIS_PASSWORD or --config-file keep it out of ps')
     .option('--redis-prefix <prefix>', 'prefix of Gearport\'s Redis keys', d.redisKeyPrefix)
     .option('--store-queue-on-shutdown', 'accepted for compatibility: Gearport always stores background jobs before acknowledging them')
     .option('--store-timeout <ms>', 'time a store operation may take before it counts as failed', integer(1, 600_000), d.storeTimeoutMs)
@@ -138,7 +139,15 @@ const refused: Record<string, string> = {
   '-u': 'Gearport does not switch users; start it as the user it should run as',
   '--user': 'Gearport does not switch users; start it as the user it should run as',
   '--syslog': 'syslog output is not supported; use --log-file or stderr with your service manager',
+  ...unsupportedQueue('MySQL', ['host', 'port', 'user', 'password', 'db', 'table'].map((o) => `--mysql-${o}`)),
+  ...unsupportedQueue('memcached', ['--libmemcached-servers', '--libmemcached-prefix']),
 };
+
+/** The options of a gearmand queue Gearport does not have, each refused with the queues it has. */
+function unsupportedQueue(name: string, flags: readonly string[]): Record<string, string> {
+  const reason = `Gearport has no ${name} queue; use -q sqlite (the default), postgres or redis`;
+  return Object.fromEntries(flags.map((flag) => [flag, reason]));
+}
 
 /** Arguments from a config file: whitespace-separated, in command-line syntax (gearmand). */
 function configFileArgs(argv: readonly string[]): string[] {
@@ -204,6 +213,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.postgresTable = o.libpqTable;
   config.redisHost = o.redisServer;
   config.redisPort = o.redisPort;
+  config.redisPassword = o.redisPassword ?? (env.GEARPORT_REDIS_PASSWORD || undefined);
   config.redisKeyPrefix = o.redisPrefix;
   config.storeTimeoutMs = o.storeTimeout;
   config.maxPacketSize = o.maxPacketSize;

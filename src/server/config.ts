@@ -53,6 +53,11 @@ export interface GearportConfig {
   postgresTable: string;
   redisHost: string;
   redisPort: number;
+  /**
+   * Redis AUTH password; undefined = none. gearmand: --redis-password. The CLI also takes it
+   * from env GEARPORT_REDIS_PASSWORD or --config-file, which keep it out of `ps`.
+   */
+  redisPassword: string | undefined;
   redisKeyPrefix: string;
   /** Milliseconds a store operation may take before it counts as failed. */
   storeTimeoutMs: number;
@@ -154,6 +159,7 @@ export function defaultConfig(): GearportConfig {
     postgresTable: 'gearport_queue',
     redisHost: '127.0.0.1',
     redisPort: 6379,
+    redisPassword: undefined,
     redisKeyPrefix: 'gearport:',
     storeTimeoutMs: 5000,
     maxPacketSize: 16 * MiB,

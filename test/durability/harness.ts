@@ -363,12 +363,16 @@ export interface PrivateRedis {
   start(): Promise<void>;
 }
 
-/** A redis-server child on a free port, no persistence, that the test may stop and start again. */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/**
+ * A redis-server child on a free port, no persistence, that the test may stop and start again;
+ * with `password`, clients must AUTH with it (requirepass).
+ */
+export async function startPrivateRedis(options: { password?: string } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
+  const auth = options.password === undefined ? [] : ['--requirepass', options.password];
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (!(await portOpen(port))) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);

@@ -12,9 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createStore } from '../../src/store/index.js';
-import { freePort, gearportCli } from '../helpers/servers.js';
+import { AdminPeer, ScriptedPeer } from '../helpers/scripted-peer.js';
+import { freePort, gearportCli, hasCommand, startGearport } from '../helpers/servers.js';
 import { pgQuery, skipUnlessListening, withRedis } from '../store/helpers.js';
-import { PG_CONNINFO, REDIS_PORT, newStore, uniqueName } from './harness.js';
+import { PG_CONNINFO, REDIS_PORT, killHard, newStore, runJobs, startPrivateRedis, uniqueName } from './harness.js';
+import { PacketType as T } from '../../src/protocol/index.js';
 
 interface Exit {
   readonly code: number | null;
@@ -166,4 +168,48 @@ test('an unreachable PostgreSQL or Redis stops start-up within the store timeout
   assertRefused(pgExit, /postgres store: cannot connect: .*ECONNREFUSED/);
   const redisExit = await startupFailure(['-q', 'redis', '--redis-port', String(closed), '--store-timeout', '2000']);
   assertRefused(redisExit, /redis store: cannot connect to 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+});
+
+test('redis with a password: none or a wrong one stops start-up in Redis\'s words; the right one, from env, --redis-password or a config file, stores and replays jobs', { skip: hasCommand('redis-server') ? false : 'redis-server is not installed' }, async () => {
+  const password = 's3cret-Pa55';
+  const redis = await startPrivateRedis({ password });
+  const dir = tempDir();
+  const at = ['-q', 'redis', '--redis-port', String(redis.port), '--redis-prefix', `${uniqueName('auth')}:`, '--store-timeout', '2000'];
+  try {
+    assertRefused(await startupFailure(at), /redis store: cannot connect to 127\.0\.0\.1:\d+: NOAUTH Authentication required/);
+    assertRefused(await startupFailure([...at, '--redis-password', 'wrong']), /redis store: cannot connect to 127\.0\.0\.1:\d+: WRONGPASS/);
+
+    // Password from the environment: a background job is acknowledged once stored; then the server dies.
+    const first = await startGearport({ args: at, env: { GEARPORT_REDIS_PASSWORD: password } });
+    const client = await ScriptedPeer.connect(first.port, 'client');
+    try {
+      client.send(T.SUBMIT_JOB_BG, ['auth_fn', 'u1', 'kept']);
+      await client.expect(T.JOB_CREATED);
+    } finally {
+      await client.close();
+      await killHard(first);
+    }
+    // From the flag: the job is back from Redis, queued (stopped cleanly, it stays stored).
+    const second = await startGearport({ args: [...at, '--redis-password', password] });
+    try {
+      const admin = await AdminPeer.connect(second.port);
+      assert.match(await admin.command('status\n', 'listing'), /^auth_fn\t1\t0\t0$/m);
+      await admin.close();
+    } finally {
+      await second.stop();
+    }
+    // From a config file: a worker runs it.
+    const file = join(dir, 'gearport.conf');
+    writeFileSync(file, `# Redis credentials stay out of ps\n--redis-password ${password}\n`);
+    const third = await startGearport({ args: [...at, '--config-file', file] });
+    try {
+      const ran = await runJobs(third.port, 'auth_fn', { count: 1, timeoutMs: 10_000 });
+      assert.deepEqual(ran.map((j) => [j.unique, j.data.toString()]), [['u1', 'kept']]);
+    } finally {
+      await third.stop();
+    }
+  } finally {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
