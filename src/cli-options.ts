@@ -96,6 +96,7 @@ function buildProgram(): Command {
     .option('--redis-server <host>', 'Redis host', d.redisHost)
     .option('--redis-port <port>', 'Redis port', port, d.redisPort)
     .option('--redis-password <password>', 'Redis password (AUTH); env GEARPORT_REDIS_PASSWORD or --config-file keep it out of ps')
+    .option('--redis-username <user>', 'Redis 6 ACL user to AUTH as with --redis-password (default: the default user)')
     .option('--redis-prefix <prefix>', 'prefix of Gearport\'s Redis keys', d.redisKeyPrefix)
     .option('--store-queue-on-shutdown', 'accepted for compatibility: Gearport always stores background jobs before acknowledging them')
     .option('--store-timeout <ms>', 'time a store operation may take before it counts as failed', integer(1, 600_000), d.storeTimeoutMs)
@@ -214,6 +215,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   config.redisHost = o.redisServer;
   config.redisPort = o.redisPort;
   config.redisPassword = o.redisPassword ?? (env.GEARPORT_REDIS_PASSWORD || undefined);
+  config.redisUsername = o.redisUsername;
   config.redisKeyPrefix = o.redisPrefix;
   config.storeTimeoutMs = o.storeTimeout;
   config.maxPacketSize = o.maxPacketSize;

@@ -58,6 +58,8 @@ export interface GearportConfig {
    * from env GEARPORT_REDIS_PASSWORD or --config-file, which keep it out of `ps`.
    */
   redisPassword: string | undefined;
+  /** Redis 6 ACL user to AUTH as (with redisPassword); undefined = the `default` user. Not in gearmand. */
+  redisUsername: string | undefined;
   redisKeyPrefix: string;
   /** Milliseconds a store operation may take before it counts as failed. */
   storeTimeoutMs: number;
@@ -160,6 +162,7 @@ export function defaultConfig(): GearportConfig {
     redisHost: '127.0.0.1',
     redisPort: 6379,
     redisPassword: undefined,
+    redisUsername: undefined,
     redisKeyPrefix: 'gearport:',
     storeTimeoutMs: 5000,
     maxPacketSize: 16 * MiB,
@@ -226,6 +229,9 @@ export function validateConfig(config: GearportConfig): GearportConfig {
   if (config.httpMaxUrlBytes > config.httpMaxHeaderBytes) throw new ConfigError('httpMaxUrlBytes must not exceed httpMaxHeaderBytes');
   nonNegative('busyPollMicros');
   if (config.busyPollMicros > MAX_BUSY_POLL_MICROS) throw new ConfigError(`busyPollMicros must be 0-${MAX_BUSY_POLL_MICROS}, got ${config.busyPollMicros}`);
+  if (config.redisUsername !== undefined && config.redisPassword === undefined) {
+    throw new ConfigError('redisUsername needs redisPassword (--redis-password or GEARPORT_REDIS_PASSWORD): Redis authenticates a user by its password');
+  }
   if (config.jobRetries > 255) throw new ConfigError(`jobRetries must be 0-255, got ${config.jobRetries}`);
   if (config.workerWakeup > 255) throw new ConfigError(`workerWakeup must be 0-255, got ${config.workerWakeup}`);
   if (config.maxOutputBuffer < config.maxPacketSize) {

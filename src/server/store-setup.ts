@@ -20,7 +20,7 @@ export function openStore(config: GearportConfig, log: Logger): JobStore | undef
       onCheckpointFailure: (error) => log.warn({ store: 'sqlite', error: error.message }, 'SQLite checkpoint thread failed; checkpoints now run inside commits'),
     },
     postgres: { conninfo: config.postgresConninfo, table: config.postgresTable },
-    redis: { host: config.redisHost, port: config.redisPort, password: config.redisPassword, keyPrefix: config.redisKeyPrefix },
+    redis: { host: config.redisHost, port: config.redisPort, username: config.redisUsername, password: config.redisPassword, keyPrefix: config.redisKeyPrefix },
   });
   store.onHealthChange((healthy, error) => {
     if (healthy) log.warn({ store: store.name }, 'store reachable again; background submissions accepted');

@@ -51,6 +51,8 @@ export interface StoreOptions {
     host?: string;
     /** Default 6379. */
     port?: number;
+    /** A Redis 6 ACL user; default none (the `default` user, AUTH with the password alone). */
+    username?: string;
     password?: string;
     db?: number;
     /** Default 'gearport:'. */

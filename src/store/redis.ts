@@ -26,6 +26,8 @@ export const REDIS_SCHEMA_VERSION = 1;
 export interface RedisStoreOptions extends BatchedStoreOptions {
   host?: string;
   port?: number;
+  /** A Redis 6 ACL user; default none (the `default` user, AUTH with the password alone). */
+  username?: string;
   password?: string;
   db?: number;
   /** gearmand's --redis-prefix; ours holds a different layout, so the default differs. */
@@ -47,6 +49,7 @@ export class RedisStore extends BatchedStore {
     this.redis = new Redis({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 6379,
+      username: options.username,
       password: options.password,
       db: options.db ?? 0,
       lazyConnect: true,

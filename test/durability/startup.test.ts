@@ -11,6 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { createStore } from '../../src/store/index.js';
 import { AdminPeer, ScriptedPeer } from '../helpers/scripted-peer.js';
 import { freePort, gearportCli, hasCommand, startGearport } from '../helpers/servers.js';
@@ -170,7 +171,7 @@ test('an unreachable PostgreSQL or Redis stops start-up within the store timeout
   assertRefused(redisExit, /redis store: cannot connect to 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
 });
 
-test('redis with a password: none or a wrong one stops start-up in Redis\'s words; the right one, from env, --redis-password or a config file, stores and replays jobs', { skip: hasCommand('redis-server') ? false : 'redis-server is not installed' }, async () => {
+test('redis with a password: none or a wrong one stops start-up in Redis\'s words; the right one, from env, --redis-password or a config file (with an ACL user), stores and replays jobs', { skip: hasCommand('redis-server') ? false : 'redis-server is not installed' }, async () => {
   const password = 's3cret-Pa55';
   const redis = await startPrivateRedis({ password });
   const dir = tempDir();
@@ -198,9 +199,16 @@ test('redis with a password: none or a wrong one stops start-up in Redis\'s word
     } finally {
       await second.stop();
     }
-    // From a config file: a worker runs it.
+    // From a config file, as a Redis 6 ACL user of its own: a worker runs it.
+    const acl = new Redis({ host: '127.0.0.1', port: redis.port, password, lazyConnect: true });
+    try {
+      await acl.connect();
+      await acl.call('ACL', 'SETUSER', 'gearport_acl', 'on', '>acl-Pa55', '~*', '&*', '+@all');
+    } finally {
+      acl.disconnect();
+    }
     const file = join(dir, 'gearport.conf');
-    writeFileSync(file, `# Redis credentials stay out of ps\n--redis-password ${password}\n`);
+    writeFileSync(file, '# Redis credentials stay out of ps\n--redis-username gearport_acl --redis-password acl-Pa55\n');
     const third = await startGearport({ args: [...at, '--config-file', file] });
     try {
       const ran = await runJobs(third.port, 'auth_fn', { count: 1, timeoutMs: 10_000 });

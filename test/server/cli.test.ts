@@ -35,6 +35,7 @@ test('an unknown flag or an invalid value prints a clear message and exits 2', (
     [['--queue-type', 'mysql'], /Allowed choices/],
     [['--mysql-host', 'db.example'], /--mysql-host: Gearport has no MySQL queue; use -q sqlite/],
     [['--libmemcached-servers=127.0.0.1'], /--libmemcached-servers: Gearport has no memcached queue/],
+    [['-q', 'redis', '--redis-username', 'gearport'], /redisUsername needs redisPassword/],
     [['--sqlite-wal-limit', '-1'], /expected a size/],
     [['--max-output-buffer', '1k', '--max-packet-size', '1m'], /maxOutputBuffer must be at least maxPacketSize/],
   ] as const) {
