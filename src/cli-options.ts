@@ -172,12 +172,12 @@ function configFileArgs(argv: readonly string[]): string[] {
 
 /** Parse gearport's command line into a validated config. Throws UsageError (exit 2). */
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
-  for (const arg of argv) {
+  const args = [...configFileArgs(argv), ...argv];
+  for (const arg of args) {
     const flag = arg.split('=')[0]!;
     if (refused[flag] !== undefined) throw new UsageError(`${flag}: ${refused[flag]}`);
   }
   const program = buildProgram();
-  const args = [...configFileArgs(argv), ...argv];
   try {
     program.parse(args, { from: 'user' });
   } catch (err) {

@@ -53,6 +53,13 @@ test('a config file supplies options in command-line syntax', () => {
   const r = runCli(['--config-file', file, '--check-args']);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /bogus-option/);
+  // A gearmand option Gearport refuses gets its reason from a config file too (a gearmand.conf reused as is).
+  writeFileSync(file, '--job-retries=3\n--mysql-host db.example\n');
+  const refused = runCli(['--config-file', file, '--check-args']);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /--mysql-host: Gearport has no MySQL queue/);
+  writeFileSync(file, '--job-retries=3 # comment\n');
+  assert.equal(runCli(['--config-file', file, '--check-args']).status, 0);
 });
 
 /** Whether nothing accepts connections on loopback `port` any more. */
