@@ -18,10 +18,14 @@ function cell(server: ServerResult | undefined, scenario: string): CellResult | 
   return server?.cells.find((c) => c.scenario === scenario);
 }
 
-function loadOf(server: ServerResult | undefined, scenario: string): MeasuredLoad | undefined {
-  const load = cell(server, scenario)?.load;
-  // A cell with errors is not a valid figure to compare against.
+/** A run's load when it is a valid figure: measured, and without errors. */
+function cleanLoad(run: { readonly load?: MeasuredLoad } | undefined): MeasuredLoad | undefined {
+  const load = run?.load;
   return load !== undefined && load.errors === 0 ? load : undefined;
+}
+
+function loadOf(server: ServerResult | undefined, scenario: string): MeasuredLoad | undefined {
+  return cleanLoad(cell(server, scenario));
 }
 
 /** jobs/s, p50, p99 as three cells ('n/a' where missing, a note where failed). */
@@ -54,9 +58,12 @@ function bestGearmand(result: GearmanSectionResult, scenario: string, durable: b
   return best;
 }
 
-/** A server's runs of `scenario` in repeat order: each one's load, undefined where it failed or had errors. */
+/**
+ * A server's runs of `scenario` in repeat order (each repeat records one run per server and
+ * cell, failed ones included): each one's clean load, undefined where it failed or had errors.
+ */
 function runLoads(server: ServerResult, scenario: string): Array<MeasuredLoad | undefined> {
-  return server.runs.filter((r) => r.scenario === scenario).map((r) => (r.load !== undefined && r.load.errors === 0 ? r.load : undefined));
+  return server.runs.filter((r) => r.scenario === scenario).map(cleanLoad);
 }
 
 /**
@@ -224,7 +231,7 @@ function cpuCount(): number {
 export function renderRate(result: RateSectionResult): string {
   if (result.skipped !== undefined) return `skipped: ${result.skipped}`;
   const cellOf = (server: string, rate: number): string[] => {
-    const loads = result.runs.flatMap((r) => (r.server === server && r.rate === rate && r.load !== undefined && r.load.errors === 0 ? [r.load] : []));
+    const loads = result.runs.filter((r) => r.server === server && r.rate === rate).map(cleanLoad).filter((l): l is MeasuredLoad => l !== undefined);
     if (loads.length === 0) return ['failed', '', '', ''];
     const of = (pick: (l: MeasuredLoad) => number) => median(loads.map(pick));
     const cpu = of((l) => l.cpu.server);
