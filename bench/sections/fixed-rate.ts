@@ -10,7 +10,7 @@ import type { RunningServer } from '../../test/helpers/servers.js';
 import { pinned } from '../servers.js';
 import type { BenchConfig } from '../config.js';
 import { runInOneProcess, type MeasuredLoad } from '../load-runner.js';
-import { serverSpecs } from './gearman.js';
+import { rotate, serverSpecs } from './gearman.js';
 
 export const RATE_WORKERS = 4;
 export const RATE_CLIENTS = 16;
@@ -45,8 +45,7 @@ export async function rateSection(config: BenchConfig, log: (line: string) => vo
     for (let rep = 0; rep < config.repeat; rep++) {
       for (const rate of config.rates) {
         // Interleaved, rotating who goes first, as in the gearman section.
-        for (let i = 0; i < running.length; i++) {
-          const { label, server } = running[(i + rep) % running.length]!;
+        for (const { label, server } of rotate(running, rep)) {
           const job = {
             kind: 'foreground' as const,
             host: server.host,

@@ -152,7 +152,8 @@ async function startAll(specs: ServerSpec[], log: (line: string) => void): Promi
   return running;
 }
 
-function rotate<T>(items: readonly T[], by: number): T[] {
+/** `items` starting at index `by` (wrapping): who goes first changes from cell to cell and repeat to repeat. */
+export function rotate<T>(items: readonly T[], by: number): T[] {
   const n = items.length;
   return n === 0 ? [] : items.map((_, i) => items[(i + by) % n]!);
 }
