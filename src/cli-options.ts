@@ -129,6 +129,9 @@ function buildProgram(): Command {
     .option('--http-wait-timeout <ms>', 'how long a foreground HTTP caller waits for its result (504 beyond)', integer(1, 2 ** 31 - 1), d.httpWaitTimeoutMs)
     .option('--http-max-wait-timeout <ms>', 'upper bound of the X-Gearman-Timeout request header', integer(1, 2 ** 31 - 1), d.httpMaxWaitTimeoutMs);
   addSecurityOptions(program);
+  // Hidden, so that commander parses them as the flags they are (a value that looks like one,
+  // `--redis-password -d`, stays a value); refusedOption() then names the one given.
+  for (const flag of Object.keys(refused)) program.addOption(new Option(`${flag} [value]`).hideHelp());
   return program;
 }
 
@@ -143,6 +146,15 @@ const refused: Record<string, string> = {
   ...unsupportedQueue('MySQL', ['host', 'port', 'user', 'password', 'db', 'table'].map((o) => `--mysql-${o}`)),
   ...unsupportedQueue('memcached', ['--libmemcached-servers', '--libmemcached-prefix']),
 };
+
+/** The first refused option given, as a usage error with its reason. */
+function refusedOption(program: Command): UsageError | undefined {
+  for (const [flag, reason] of Object.entries(refused)) {
+    const option = program.options.find((o) => o.short === flag || o.long === flag)!;
+    if (program.getOptionValue(option.attributeName()) !== undefined) return new UsageError(`${flag}: ${reason}`);
+  }
+  return undefined;
+}
 
 /** The options of a gearmand queue Gearport does not have, each refused with the queues it has. */
 function unsupportedQueue(name: string, flags: readonly string[]): Record<string, string> {
@@ -173,10 +185,6 @@ function configFileArgs(argv: readonly string[]): string[] {
 /** Parse gearport's command line into a validated config. Throws UsageError (exit 2). */
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
   const args = [...configFileArgs(argv), ...argv];
-  for (const arg of args) {
-    const flag = arg.split('=')[0]!;
-    if (refused[flag] !== undefined) throw new UsageError(`${flag}: ${refused[flag]}`);
-  }
   const program = buildProgram();
   try {
     program.parse(args, { from: 'user' });
@@ -190,6 +198,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     }
     throw err;
   }
+  const refusal = refusedOption(program);
+  if (refusal !== undefined) throw refusal;
   const o = program.opts();
   const config = defaultConfig();
   config.port = o.port ?? (env.GEARMAND_PORT ? portFromEnv(env.GEARMAND_PORT) : config.port);

@@ -46,6 +46,13 @@ test('an unknown flag or an invalid value prints a clear message and exits 2', (
   assert.equal(runCli(['--check-args', '-p', '4730']).status, 0);
 });
 
+test('a value that looks like a refused gearmand flag is still a value', () => {
+  for (const args of [['-q', 'redis', '--redis-password', '-d'], ['-q', 'redis', '--redis-password', '--mysql-host'], ['--job-handle-prefix', '-u']]) {
+    const r = runCli([...args, '--check-args']);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
 test('a config file supplies options in command-line syntax', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gearport-cli-'));
   const file = join(dir, 'gearport.conf');
