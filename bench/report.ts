@@ -24,6 +24,11 @@ function cleanLoad(run: { readonly load?: MeasuredLoad } | undefined): MeasuredL
   return load !== undefined && load.errors === 0 ? load : undefined;
 }
 
+/** The valid figures among `runs`. */
+function cleanLoads(runs: ReadonlyArray<{ readonly load?: MeasuredLoad }>): MeasuredLoad[] {
+  return runs.map(cleanLoad).filter((load): load is MeasuredLoad => load !== undefined);
+}
+
 function loadOf(server: ServerResult | undefined, scenario: string): MeasuredLoad | undefined {
   return cleanLoad(cell(server, scenario));
 }
@@ -163,7 +168,7 @@ function cpuPerJob(result: GearmanSectionResult): string[][] {
   return result.scenarios.map((scenario) => [
     scenario.label,
     ...result.servers.map((server) => {
-      const loads = runLoads(server, scenario.id).filter((l): l is MeasuredLoad => l !== undefined);
+      const loads = cleanLoads(server.runs.filter((r) => r.scenario === scenario.id));
       if (loads.length === 0) return '–';
       const of = (pick: (l: MeasuredLoad) => number) => median(loads.map(pick)).toFixed(1);
       return `${of((l) => perJob(l.cpu.server, l.jobsPerSecond))} / ${of((l) => perJob(l.cpu.load, l.jobsPerSecond))}`;
@@ -231,7 +236,7 @@ function cpuCount(): number {
 export function renderRate(result: RateSectionResult): string {
   if (result.skipped !== undefined) return `skipped: ${result.skipped}`;
   const cellOf = (server: string, rate: number): string[] => {
-    const loads = result.runs.filter((r) => r.server === server && r.rate === rate).map(cleanLoad).filter((l): l is MeasuredLoad => l !== undefined);
+    const loads = cleanLoads(result.runs.filter((r) => r.server === server && r.rate === rate));
     if (loads.length === 0) return ['failed', '', '', ''];
     const of = (pick: (l: MeasuredLoad) => number) => median(loads.map(pick));
     const cpu = of((l) => l.cpu.server);
